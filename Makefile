@@ -1,0 +1,58 @@
+# n2n_raw — the menu. Every target is one line of work; `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+N2N := $(BIN)/n2n-raw
+# Set SIDD_ROOT=/path/to/SIDD_Medium_Raw (its parent holding the block files) to use the real data set.
+SIDD_ROOT ?=
+DATA ?= data
+RUN ?= runs/sidd
+NPROC ?= 1
+CKPT ?= $(RUN)/checkpoints/latest.pt
+TRAIN_ARGS ?=
+
+.PHONY: help install test test-gpu test-slow data-demo data-sidd train-sidd train-srgb eval submit bench quality clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+install:  ## fresh virtual environment in .venv with the package and its test tools
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+
+test:  ## the default test suite (CPU, a few minutes)
+	$(BIN)/python -m pytest -q
+
+test-gpu:  ## the CUDA tests (skipped without a GPU)
+	$(BIN)/python -m pytest -q -m gpu
+
+test-slow:  ## the long checks
+	$(BIN)/python -m pytest -q -m slow
+
+data-demo:  ## write the embedded SIDD-mini demo set under data/sidd-mini
+	$(N2N) make-demo-data --out $(DATA)/sidd-mini
+
+data-sidd:  ## cut training crops from SIDD (SIDD_ROOT) or from the demo set
+	$(N2N) prepare-sidd $(if $(SIDD_ROOT),--sidd-root $(SIDD_ROOT),--sidd-root $(DATA)/sidd-mini/SIDD_Medium_Raw --make-demo-if-missing) --out $(DATA)/prepared
+
+train-sidd: data-sidd  ## train Neighbor2Neighbor on SIDD raw (demo set by default; NPROC=N for torchrun)
+	$(if $(filter-out 1,$(NPROC)),$(BIN)/torchrun --standalone --nproc_per_node $(NPROC) -m n2n_raw,$(N2N)) train --track raw --data $(DATA)/prepared --validation-dir $(if $(SIDD_ROOT),$(SIDD_ROOT)/..,$(DATA)/sidd-mini) --out $(RUN) $(TRAIN_ARGS)
+
+train-srgb:  ## train on the synthetic sRGB track (embedded photos by default)
+	$(N2N) train --track srgb --out runs/srgb $(TRAIN_ARGS)
+
+eval:  ## raw validation PSNR/SSIM of CKPT on the validation blocks
+	$(N2N) evaluate --checkpoint $(CKPT) --blocks-dir $(if $(SIDD_ROOT),$(SIDD_ROOT)/..,$(DATA)/sidd-mini) --out $(RUN)/eval
+
+submit:  ## SIDD benchmark submission files under submit/
+	$(N2N) submit --checkpoint $(CKPT) --blocks-dir $(if $(SIDD_ROOT),$(SIDD_ROOT)/..,$(DATA)/sidd-mini) --out submit
+
+bench:  ## speed and memory, side by side with reference implementations
+	$(BIN)/python -m benchmarks.run_all
+
+quality:  ## the quality study on the demo benchmark (about an hour on 2 CPU cores)
+	$(BIN)/python -m benchmarks.quality
+
+clean:  ## remove runs, generated data, submissions and caches (keeps .venv)
+	rm -rf runs $(DATA)/sidd-mini $(DATA)/prepared submit/*.csv submit/*.mat .pytest_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,200 @@
+"""Training data: random Bayer crops, packed, and a deterministic epoch sampler.
+
+Randomness in the data never comes from global RNGs: the sampler yields ``(epoch, index)`` keys, and a
+dataset draws its crop offset (and flips) from ``numpy.random.default_rng((seed, epoch, index))``. The
+data stream is therefore a pure function of the seed, identical with any number of loader workers, and a
+resumed run sees exactly the batches it would have seen.
+
+Sources of Bayer mosaics (all in one unified CFA pattern, RGGB by default):
+
+* a prepared-crops folder written by ``n2n-raw prepare-sidd``: ``crops.npy`` (N, S, S) float32, read
+  memory-mapped, with ``crops.json`` (pattern, provenance);
+* any folder of ``.npy`` or ``.mat`` mosaics (``--data-pattern`` names their CFA; they are unified by
+  cropping).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from .bayer import bayer_aug, check_pattern, pack_bayer, unify_cfa
+from .errors import DataError
+
+PREPARED_ARRAY = "crops.npy"
+PREPARED_INFO = "crops.json"
+
+
+def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    return np.random.default_rng((int(seed), int(epoch), int(index)))
+
+
+def derive_seed(*keys: int) -> int:
+    """A 63-bit seed that is a pure function of ``keys`` (for per-step / per-epoch generators)."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def even_offset(rng: np.random.Generator, size: int, crop: int) -> int:
+    """A uniformly drawn *even* offset in [0, size − crop] (keeps the CFA phase, method.md pitfall 7)."""
+    if crop > size:
+        raise DataError(f"crop {crop} is larger than the image side {size}")
+    return 2 * int(rng.integers(0, (size - crop) // 2 + 1))
+
+
+class RandomBayerCrops(Dataset):
+    """Random ``crop × crop`` Bayer crops at even offsets, packed to (4, crop/2, crop/2).
+
+    ``mosaics`` are 2-D arrays (NumPy or memory-mapped) all in CFA ``pattern``. With ``augment``, each
+    crop is flipped/transposed by :func:`n2n_raw.bayer.bayer_aug`, which keeps the pattern. Items are
+    ``{"noisy": tensor}``; keys are ``(epoch, index)`` pairs from :class:`EpochSampler`.
+    """
+
+    def __init__(
+        self,
+        mosaics: Sequence[np.ndarray],
+        crop: int = 256,
+        pattern: str = "RGGB",
+        augment: bool = False,
+        seed: int = 0,
+    ):
+        if crop % 2:
+            raise ValueError(f"crop size must be even, got {crop}")
+        self.mosaics = mosaics
+        self.crop = crop
+        self.pattern = check_pattern(pattern)
+        self.augment = augment
+        self.seed = seed
+        for k, m in enumerate(mosaics):
+            if m.ndim != 2 or min(m.shape) < crop:
+                raise DataError(f"mosaic {k} has shape {tuple(m.shape)}; need 2-D and sides >= {crop}")
+
+    def __len__(self) -> int:
+        return len(self.mosaics)
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        rng = item_rng(self.seed, epoch, index)
+        mosaic = self.mosaics[index]
+        h, w = mosaic.shape
+        flips = rng.integers(0, 2, size=3).astype(bool) if self.augment else np.zeros(3, bool)
+        # A flip is re-unified by dropping 1 pixel at both ends, so an augmented crop starts 2 pixels larger.
+        side = self.crop + (2 if flips.any() else 0)
+        if side > min(h, w):
+            flips[:], side = False, self.crop
+        y0, x0 = even_offset(rng, h, side), even_offset(rng, w, side)
+        crop = np.asarray(mosaic[y0 : y0 + side, x0 : x0 + side], dtype=np.float32)
+        if flips.any():
+            crop = bayer_aug(crop, self.pattern, flip_v=flips[0], flip_h=flips[1], transpose=flips[2])
+        crop = np.ascontiguousarray(crop[: self.crop, : self.crop])  # offset 0 keeps the pattern
+        return {"noisy": torch.from_numpy(pack_bayer(crop).copy())}
+
+
+class EpochSampler(Sampler):
+    """Yields ``(epoch, index)`` keys: a seeded permutation per epoch, split across ranks, drop-last.
+
+    ``num_batches`` fixes the number of batches per epoch (permutations are chained when it exceeds one
+    pass); by default it is one pass over the data. ``start_batch`` skips batches already done (resume).
+    """
+
+    def __init__(
+        self,
+        dataset_size: int,
+        batch_size: int,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        num_batches: int = 0,
+    ):
+        if dataset_size <= 0:
+            raise DataError("the training data set is empty")
+        self.n = dataset_size
+        self.batch_size = batch_size
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        per_rank = dataset_size // world_size
+        self.num_batches = num_batches or per_rank // batch_size
+        if self.num_batches <= 0:
+            raise DataError(
+                f"{dataset_size} training items cannot fill one batch of {batch_size} on each of {world_size} ranks"
+            )
+        self.epoch = 1
+        self.start_batch = 0
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        self.epoch, self.start_batch = epoch, start_batch
+
+    def indices(self, epoch: int) -> list[int]:
+        need = self.num_batches * self.batch_size * self.world_size
+        chunks, k = [], 0
+        while sum(len(c) for c in chunks) < need:
+            g = torch.Generator().manual_seed(derive_seed(self.seed, epoch, k))
+            chunks.append(torch.randperm(self.n, generator=g))
+            k += 1
+        order = torch.cat(chunks)[:need]
+        return order[self.rank :: self.world_size].tolist()
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        mine = self.indices(self.epoch)[self.start_batch * self.batch_size :]
+        return iter([(self.epoch, i) for i in mine])
+
+    def __len__(self) -> int:
+        return (self.num_batches - self.start_batch) * self.batch_size
+
+
+def load_mosaic_folder(folder: str | os.PathLike, pattern: str, target: str = "RGGB") -> list[np.ndarray]:
+    """All ``.npy``/``.mat`` mosaics of a folder, unified from ``pattern`` to ``target`` by cropping."""
+    from .matfile import read_mat
+
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".npy", ".mat"))
+    if not files:
+        raise DataError(f"{folder}: no .npy or .mat mosaics found")
+    mosaics = []
+    for p in files:
+        arr = np.load(p, mmap_mode="r") if p.suffix.lower() == ".npy" else read_mat(p)
+        if arr.ndim != 2:
+            raise DataError(f"{p}: expected a 2-D Bayer mosaic, got shape {arr.shape}")
+        h, w = arr.shape
+        arr = arr[: h - h % 2, : w - w % 2]
+        mosaics.append(unify_cfa(arr, pattern, target, mode="crop"))
+    return mosaics
+
+
+def load_prepared(folder: str | os.PathLike) -> tuple[np.ndarray, dict]:
+    """The memory-mapped crops and their description from a ``prepare-sidd`` output folder."""
+    folder = Path(folder)
+    array_path, info_path = folder / PREPARED_ARRAY, folder / PREPARED_INFO
+    if not array_path.is_file() or not info_path.is_file():
+        raise DataError(f"{folder}: not a prepared-crops folder (needs {PREPARED_ARRAY} and {PREPARED_INFO})")
+    try:
+        info = json.loads(info_path.read_text())
+        crops = np.load(array_path, mmap_mode="r")
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{folder}: prepared crops are unreadable ({exc})") from None
+    if crops.ndim != 3:
+        raise DataError(f"{array_path}: expected (N, S, S) crops, got shape {crops.shape}")
+    return crops, info
+
+
+def bayer_training_set(
+    path: str | os.PathLike, crop: int, augment: bool, seed: int, data_pattern: str = "RGGB"
+) -> RandomBayerCrops:
+    """The raw training set at ``path``: a prepared-crops folder, or a folder of mosaics."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: training data not found")
+    if (path / PREPARED_ARRAY).exists():
+        crops, info = load_prepared(path)
+        return RandomBayerCrops(crops, crop=crop, pattern=info.get("pattern", "RGGB"), augment=augment, seed=seed)
+    return RandomBayerCrops(load_mosaic_folder(path, data_pattern), crop=crop, augment=augment, seed=seed)
+
+
+def batches_per_epoch(dataset_size: int, batch_size: int, world_size: int = 1) -> int:
+    return math.floor(dataset_size / world_size / batch_size)

@@ -1,0 +1,124 @@
+"""The U-Net of the official Neighbor2Neighbor code (``arch_unet.py``, default options).
+
+Laine et al. 2019's U-Net with transposed-convolution upsampling: width 48, five 2×2 max-poolings,
+LeakyReLU 0.2 after every 3×3 convolution, a decoder of deconvolution → concatenation → two 3×3 convs,
+the *network input* concatenated at the last skip, and a head of three 1×1 convolutions with a linear
+output. No normalisation, no residual connection: the network predicts the clean image.
+
+Parameters: 1,260,868 for packed raw (4 → 4), 1,259,475 for RGB (3 → 3).
+
+The official code builds its deconvolutions as ``ConvTranspose2d(c, c, 2, 2, 0, False)``: the 6th positional
+argument is ``output_padding`` (= 0), not ``bias``, so they *do* have biases; so do ours.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class UNetConfig:
+    """Architecture options, stored in every checkpoint and used to rebuild the model."""
+
+    in_channels: int = 4
+    """Input channels: 4 for packed Bayer raw, 3 for RGB."""
+    out_channels: int = 4
+    """Output channels (equal to the input's for denoising)."""
+    width: int = 48
+    """Feature width of the encoder (the decoder uses twice this)."""
+    negative_slope: float = 0.2
+    """LeakyReLU slope (0.2 in Neighbor2Neighbor; Laine et al. used 0.1)."""
+    init_scale: float = 0.1
+    """Kaiming-normal initial weights are multiplied by this (official ×0.1)."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _conv(cin: int, cout: int, slope: float) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel_size=3, padding=1), nn.LeakyReLU(slope, inplace=True))
+
+
+class UpStage(nn.Module):
+    """Deconvolution (×2), concatenation with a skip, then two 3×3 convolutions."""
+
+    def __init__(self, cin: int, cskip: int, cout: int, slope: float):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(cin, cin, kernel_size=2, stride=2, bias=True)
+        self.conv_a = _conv(cin + cskip, cout, slope)
+        self.conv_b = _conv(cout, cout, slope)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([self.up(x), skip], dim=1)
+        return self.conv_b(self.conv_a(x))
+
+
+class UNet(nn.Module):
+    """Neighbor2Neighbor's U-Net. Accepts any H×W: pads bottom/right to a multiple of 32 and crops back."""
+
+    multiple = 32  # five poolings
+
+    def __init__(self, config: UNetConfig | None = None):
+        super().__init__()
+        self.config = config = config or UNetConfig()
+        w, s = config.width, config.negative_slope
+        # Encoder: conv0, then conv_k + pool for k = 1..5, then conv6 at 1/32.
+        self.enc_conv0 = _conv(config.in_channels, w, s)
+        self.enc_convs = nn.ModuleList([_conv(w, w, s) for _ in range(5)])
+        self.pool = nn.MaxPool2d(2)
+        self.enc_conv6 = _conv(w, w, s)
+        # Decoder: up5 joins skip4 (w), up4..up2 join skip3..skip1 (w), up1 joins the input.
+        self.up5 = UpStage(w, w, 2 * w, s)
+        self.up4 = UpStage(2 * w, w, 2 * w, s)
+        self.up3 = UpStage(2 * w, w, 2 * w, s)
+        self.up2 = UpStage(2 * w, w, 2 * w, s)
+        self.up1 = UpStage(2 * w, config.in_channels, 2 * w, s)
+        # Head: three 1×1 convolutions (Laine et al.'s "nin" layers), the last one linear.
+        self.head = nn.Sequential(
+            nn.Conv2d(2 * w, 2 * w, 1), nn.LeakyReLU(s, inplace=True),
+            nn.Conv2d(2 * w, 2 * w, 1), nn.LeakyReLU(s, inplace=True),
+            nn.Conv2d(2 * w, config.out_channels, 1),
+        )  # fmt: skip
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Kaiming normal (fan_in, a = 0) × init_scale on every (de)convolution weight; zero biases."""
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")
+                with torch.no_grad():
+                    m.weight.mul_(self.config.init_scale)
+                nn.init.zeros_(m.bias)
+
+    def _forward_aligned(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [x]
+        h = self.enc_conv0(x)
+        for k, conv in enumerate(self.enc_convs):
+            h = self.pool(conv(h))
+            if k < 4:
+                skips.append(h)  # skip1..skip4 at 1/2..1/16
+        h = self.enc_conv6(h)  # 1/32
+        h = self.up5(h, skips.pop())
+        h = self.up4(h, skips.pop())
+        h = self.up3(h, skips.pop())
+        h = self.up2(h, skips.pop())
+        h = self.up1(h, skips.pop())
+        return self.head(h)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        m = self.multiple
+        ph, pw = (-h) % m, (-w) % m
+        if not (ph or pw):
+            return self._forward_aligned(x)
+        # Reflect padding as the official validation does; replicate where the image is too small to reflect.
+        mode = "reflect" if (ph < h and pw < w) else "replicate"
+        out = self._forward_aligned(F.pad(x, (0, pw, 0, ph), mode=mode))
+        return out[..., :h, :w]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
