@@ -1,0 +1,385 @@
+"""Reading the Smartphone Image Denoising Dataset (SIDD), raw-RGB part.
+
+Expected layout (``SIDD_ROOT`` is the ``SIDD_Medium_Raw`` folder; the block files sit in its parent)::
+
+    <parent>/
+      ValidationNoisyBlocksRaw.mat      v5, variable = stem, (I, 32, 256, 256) float32, MATLAB orientation
+      ValidationGtBlocksRaw.mat         v5, same shape (clean counterpart)
+      BenchmarkNoisyBlocksRaw.mat       v5, same shape, no public clean counterpart
+      blocks_info.json                  optional (the demo set writes it): instance name of each block image
+      SIDD_Medium_Raw/
+        Scene_Instances.txt
+        noise_level_functions.csv       (optional)
+        Data/<iiii>_<sss>_<PP>_<ISO>_<shutter>_<temperature>_<L|N|H>/
+          <iiii>_NOISY_RAW_010.MAT      v7.3 (HDF5), variable x, (H, W) float32 in [0, 1]; also _011
+          <iiii>_GT_RAW_010.MAT         same, clean estimate
+          <iiii>_METADATA_RAW_010.MAT   v5, variable metadata = MATLAB imfinfo of the DNG
+
+Un-prefixed names (``NOISY_RAW_010.MAT``) are accepted too, and ``.MAT`` matches case-insensitively.
+
+Conventions (see ``docs/sidd.md``): every array is returned in **MATLAB orientation** (H × W, the sensor
+raster, landscape); h5py's transposed view of v7.3 files is undone in :mod:`n2n_raw.matfile`. CFA names are
+the top-left 2×2 read row-major in that orientation (S6 is GRBG; its h5py view would read GBRG). Images and
+blocks are sanitised on load: NaN → 0, values clipped to [0, 1], with one warning per file counting them.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .bayer import check_pattern, pattern_from_tile
+from .errors import DataError
+from .matfile import read_mat
+
+log = logging.getLogger("n2n_raw.sidd")
+
+PHONES = {"GP": "Google Pixel", "IP": "iPhone 7", "S6": "Samsung Galaxy S6 Edge", "N6": "Motorola Nexus 6", "G4": "LG G4"}
+VALIDATION_NOISY = "ValidationNoisyBlocksRaw.mat"
+VALIDATION_CLEAN = "ValidationGtBlocksRaw.mat"
+BENCHMARK_NOISY = "BenchmarkNoisyBlocksRaw.mat"
+BENCHMARK_CLEAN_DEMO = "BenchmarkGtBlocksRaw_DEMO_ONLY.mat"  # exists only in the generated demo set
+BLOCKS_INFO = "blocks_info.json"
+SPLITS = {"validation": (VALIDATION_NOISY, VALIDATION_CLEAN), "benchmark": (BENCHMARK_NOISY, BENCHMARK_CLEAN_DEMO)}
+TAG_CFA_PATTERN, TAG_NOISE_PROFILE = 33422, 51041
+_FILE_NAME = re.compile(r"^(?:(\d{4})_)?(NOISY|GT|METADATA)_RAW_(\d{3})\.mat$", re.IGNORECASE)
+_INSTANCE_NAME = re.compile(r"^(\d{4})_(\d{3})_([A-Z0-9]{2})_(\d{5})_(\d{5})_(\d{4})_([LNH])$")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Packaged tables (copied unchanged from the SIDD website; see n2n_raw/resources/README.md)
+
+
+def _resource_rows(name: str) -> list[dict[str, str]]:
+    text = resources.files("n2n_raw.resources").joinpath(name).read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def bayer_patterns() -> dict[str, str]:
+    """Phone code → CFA pattern in MATLAB orientation (``bayer_patterns.csv``)."""
+    return {r["camera_id"].strip(): check_pattern(r["bayer_pattern"].strip()) for r in _resource_rows("sidd_bayer_patterns.csv")}
+
+
+def noise_level_functions() -> dict[str, dict[str, tuple[float, float]]]:
+    """Scene instance → {"r"|"g"|"b": (beta1, beta2)}: noise *variance* = beta1·x + beta2."""
+    rows = _resource_rows("sidd_noise_level_functions.csv")
+    return {
+        r["scene_instance_id"]: {c: (float(r[f"beta1_{c}"]), float(r[f"beta2_{c}"])) for c in "rgb"} for r in rows
+    }
+
+
+def benchmark_instances() -> list[str]:
+    """The 40 benchmark scene instances in sorted order: image i of the benchmark block file is entry i."""
+    return [r["scene_instance_id"] for r in sorted(_resource_rows("sidd_benchmark_instances.csv"), key=lambda r: int(r["index"]))]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Scene instances and Medium files
+
+
+@dataclass(frozen=True)
+class SceneInstance:
+    """A parsed scene-instance name ``<instance>_<scene>_<phone>_<ISO>_<shutter>_<temperature>_<brightness>``.
+
+    ``shutter`` is the exposure-time denominator (``00060`` = 1/60 s); ``brightness`` is L, N or H.
+    """
+
+    name: str
+    instance: int
+    scene: int
+    phone: str
+    iso: int
+    shutter: int
+    temperature: int
+    brightness: str
+
+    @classmethod
+    def parse(cls, name: str) -> "SceneInstance":
+        match = _INSTANCE_NAME.match(str(name))
+        if not match:
+            raise DataError(f"{name}: not a SIDD scene-instance name (expected e.g. 0052_002_S6_01600_01000_5500_N)")
+        inst, scene, phone, iso, shutter, temp, bright = match.groups()
+        if phone not in PHONES:
+            raise DataError(f"{name}: unknown phone code {phone!r} (known: {', '.join(PHONES)})")
+        return cls(name, int(inst), int(scene), phone, int(iso), int(shutter), int(temp), bright)
+
+    @property
+    def cfa(self) -> str:
+        """The phone's CFA pattern, MATLAB orientation, from the packaged ``bayer_patterns.csv``."""
+        return bayer_patterns()[self.phone]
+
+
+@dataclass(frozen=True)
+class MediumImage:
+    """One SIDD-Medium raw file: ``kind`` is NOISY, GT or METADATA; ``frame`` the 3-digit frame ("010")."""
+
+    path: Path
+    instance: SceneInstance
+    kind: str
+    frame: str
+
+
+def data_folder(root: str | os.PathLike) -> Path:
+    """``root/Data`` when ``root`` is ``SIDD_Medium_Raw``; ``root`` itself when it already is ``Data``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: SIDD folder not found")
+    return root / "Data" if (root / "Data").is_dir() else root
+
+
+def find_medium_images(root: str | os.PathLike, kind: str = "NOISY", frames: tuple[str, ...] | None = None) -> list[MediumImage]:
+    """All ``kind`` files under ``root`` (``SIDD_Medium_Raw`` or its ``Data``), sorted by instance and frame."""
+    kind = kind.upper()
+    data = data_folder(root)
+    found = []
+    for folder in sorted(p for p in data.iterdir() if p.is_dir()):
+        files = [(p, _FILE_NAME.match(p.name)) for p in sorted(folder.iterdir()) if p.is_file()]
+        files = [(p, m) for p, m in files if m and m.group(2).upper() == kind and (not frames or m.group(3) in frames)]
+        if not files:
+            continue
+        try:
+            instance = SceneInstance.parse(folder.name)
+        except DataError as exc:
+            raise DataError(f"{folder.parent}/{exc}") from None  # the message starts with the folder name
+        for path, match in files:
+            prefix = match.group(1)
+            if prefix is not None and int(prefix) != instance.instance:
+                raise DataError(f"{path}: file number {prefix} does not match its folder's instance {instance.instance:04d}")
+            found.append(MediumImage(path, instance, kind, match.group(3)))
+    if not found:
+        raise DataError(f"{data}: no SIDD {kind}_RAW_<frame>.MAT files found (expected Data/<scene-instance>/...)")
+    return found
+
+
+def companion(image: MediumImage, kind: str) -> Path | None:
+    """The file of another ``kind`` for the same instance and frame (prefixed or not), or None."""
+    for path in sorted(image.path.parent.iterdir()):
+        match = _FILE_NAME.match(path.name)
+        if match and match.group(2).upper() == kind.upper() and match.group(3) == image.frame:
+            return path
+    return None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Arrays: full images and block files
+
+
+_warned: set[str] = set()
+
+
+def sanitise(array: np.ndarray, source: str | os.PathLike) -> np.ndarray:
+    """NaN → 0 and clip to [0, 1] (in the array's dtype); warn once per ``source`` with the counts."""
+    if not np.issubdtype(array.dtype, np.floating):
+        return array
+    nan = np.isnan(array)
+    n_nan = int(nan.sum())
+    n_out = int(np.count_nonzero((array < 0) | (array > 1)))
+    if n_nan or n_out:
+        array = np.clip(np.where(nan, array.dtype.type(0), array), 0, 1).astype(array.dtype, copy=False)
+        if str(source) not in _warned:
+            _warned.add(str(source))
+            log.warning("%s: replaced %d NaN values by 0 and clipped %d values to [0, 1]", source, n_nan, n_out)
+    return array
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """A full SIDD raw image (variable ``x``), sanitised, MATLAB orientation (H, W), in the file's dtype."""
+    path = Path(path)
+    x = read_mat(path, "x")
+    if x.ndim != 2 or x.shape[0] % 2 or x.shape[1] % 2:
+        raise DataError(f"{path}: expected a 2-D Bayer mosaic with even sides, got shape {x.shape}")
+    return sanitise(x, path)
+
+
+def read_blocks(path: str | os.PathLike) -> np.ndarray:
+    """A SIDD block file: the variable named like the file stem, 4-D (images, blocks, H, W), sanitised."""
+    path = Path(path)
+    blocks = read_mat(path, path.stem)
+    if blocks.ndim != 4:
+        raise DataError(f"{path}: expected 4-D (images, blocks, height, width) blocks, got shape {blocks.shape}")
+    return sanitise(blocks, path)
+
+
+@dataclass
+class BlockSet:
+    """Validation or benchmark blocks: ``noisy`` (I, B, H, W) in the file's dtype, MATLAB orientation."""
+
+    noisy: np.ndarray
+    clean: np.ndarray | None
+    patterns: list[str]
+    instances: list[SceneInstance | None]
+    noisy_path: Path
+    clean_path: Path | None
+
+
+def load_block_set(
+    blocks_dir: str | os.PathLike, split: str = "validation", patterns: list[str] | None = None, require_clean: bool = False
+) -> BlockSet:
+    """The ``split`` ("validation" or "benchmark") blocks of ``blocks_dir`` with each image's CFA.
+
+    Image order: ``patterns`` (explicit, one per image) overrides everything; else ``blocks_info.json`` names
+    the instance of each image (the demo set writes it); else the 40 benchmark instances in sorted order
+    (docs/sidd.md Appendix A) — official for the benchmark file, an assumption for the validation file.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    blocks_dir = Path(blocks_dir)
+    noisy_name, clean_name = SPLITS[split]
+    noisy_path = blocks_dir / noisy_name
+    if not noisy_path.is_file():
+        raise DataError(f"{noisy_path}: {split} block file not found")
+    noisy = read_blocks(noisy_path)
+    clean_path = blocks_dir / clean_name if (blocks_dir / clean_name).is_file() else None
+    if clean_path is None and require_clean:
+        raise DataError(f"{blocks_dir / clean_name}: clean {split} blocks not found")
+    clean = read_blocks(clean_path) if clean_path is not None else None
+    if clean is not None and clean.shape != noisy.shape:
+        raise DataError(f"{clean_path}: shape {clean.shape} differs from {noisy_path.name} {noisy.shape}")
+    n = noisy.shape[0]
+    instances = _block_instances(blocks_dir, split, n, noisy_path, explicit=patterns is not None)
+    if patterns is not None:
+        if len(patterns) != n:
+            raise DataError(f"{noisy_path}: {n} images but {len(patterns)} CFA patterns were given")
+        pats = [check_pattern(p) for p in patterns]
+    else:
+        pats = [inst.cfa for inst in instances]  # type: ignore[union-attr]
+    return BlockSet(noisy, clean, pats, instances, noisy_path, clean_path)
+
+
+def _block_instances(blocks_dir: Path, split: str, n: int, noisy_path: Path, explicit: bool) -> list[SceneInstance | None]:
+    info_path = blocks_dir / BLOCKS_INFO
+    if info_path.is_file():
+        try:
+            names = json.loads(info_path.read_text())[split]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{info_path}: no list of {split} instances ({type(exc).__name__}: {exc})") from None
+        if len(names) != n:
+            raise DataError(f"{info_path}: lists {len(names)} {split} instances but {noisy_path.name} has {n} images")
+        return [SceneInstance.parse(name) for name in names]
+    if n != 40:
+        if explicit:
+            return [None] * n
+        raise DataError(
+            f"{noisy_path}: {n} images, not SIDD's 40, and no {BLOCKS_INFO}: give the CFA of each image explicitly"
+        )
+    if split == "validation" and not explicit:
+        log.info("%s: assuming validation image i is benchmark instance i in sorted order (unconfirmed)", noisy_path)
+    return [SceneInstance.parse(name) for name in benchmark_instances()]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Metadata (MATLAB imfinfo of the DNG, saved as a v5 struct)
+
+
+@dataclass(frozen=True)
+class RawMetadata:
+    """What n2n_raw uses from a ``METADATA_RAW`` file; fields are None where the file lacks them."""
+
+    cfa: str | None
+    black_level: tuple[float, ...] | None
+    white_level: float | None
+    iso: int | None
+    exposure_time: float | None
+    noise_profile: tuple[float, ...] | None  # (S, O) per plane: variance = S·x + O
+
+
+def _fields(struct) -> dict:
+    """A v5 struct (numpy.void record, a 1-element struct array or a cell holding one) as a dict."""
+    if isinstance(struct, np.ndarray) and struct.size >= 1 and (struct.dtype.names or struct.dtype == object):
+        return _fields(struct.reshape(-1)[0])
+    if isinstance(struct, np.void) and struct.dtype.names:
+        return {name: struct[name] for name in struct.dtype.names}
+    return {}
+
+
+def _elements(value) -> list:
+    """The struct records of a struct array or of a cell array of structs (SubIFDs, UnknownTags)."""
+    if not isinstance(value, np.ndarray):
+        return [value] if isinstance(value, np.void) and value.dtype.names else []
+    if value.dtype.names:
+        return list(value.reshape(-1))
+    if value.dtype == object:
+        return [rec for item in value.reshape(-1) for rec in _elements(item)]
+    return []
+
+
+def _ifds(top: dict) -> list[dict]:
+    """The top-level IFD, then every ``SubIFDs`` element, depth-first."""
+    out = [top]
+    for sub in _elements(top.get("SubIFDs")):
+        out.extend(_ifds(_fields(sub)))
+    return out
+
+
+def _tag(ifd: dict, tag_id: int):
+    for entry in _elements(ifd.get("UnknownTags")):
+        f = _fields(entry)
+        if "ID" in f and np.asarray(f["ID"]).size and int(np.asarray(f["ID"]).reshape(-1)[0]) == tag_id:
+            return np.asarray(f.get("Value")).reshape(-1)
+    return None
+
+
+def _number(value) -> float | None:
+    arr = np.asarray(value) if value is not None else np.zeros(0)
+    return float(arr.reshape(-1)[0]) if arr.size and np.issubdtype(arr.dtype, np.number) else None
+
+
+def read_metadata(path: str | os.PathLike) -> RawMetadata:
+    """Read a SIDD ``METADATA_RAW`` file; tags are found by ID in the top level and all ``SubIFDs``."""
+    path = Path(path)
+    top = _fields(read_mat(path, "metadata"))
+    if not top:
+        raise DataError(f"{path}: variable 'metadata' is not a struct")
+    ifds = _ifds(top)
+    # The raw IFD is the one carrying the CFA tag (the top level, or a SubIFD for the iPhone).
+    raw_ifd, cfa = top, None
+    for ifd in ifds:
+        tile = _tag(ifd, TAG_CFA_PATTERN)
+        if tile is not None:
+            try:
+                cfa = pattern_from_tile(tile)
+            except ValueError as exc:
+                raise DataError(f"{path}: bad CFAPattern tag 33422: {exc}") from None
+            raw_ifd = ifd
+            break
+    noise = next((v for v in (_tag(i, TAG_NOISE_PROFILE) for i in [raw_ifd, *ifds]) if v is not None), None)
+
+    def first(name: str, *places: dict):
+        for place in places:
+            if name in place and np.asarray(place[name]).size:
+                return place[name]
+        return None
+
+    camera = _fields(top.get("DigitalCamera")) if "DigitalCamera" in top else {}
+    black = first("BlackLevel", raw_ifd, top)
+    return RawMetadata(
+        cfa=cfa,
+        black_level=tuple(float(v) for v in np.asarray(black).reshape(-1)) if black is not None else None,
+        white_level=_number(first("WhiteLevel", raw_ifd, top)),
+        iso=None if (iso := _number(first("ISOSpeedRatings", top, camera, raw_ifd))) is None else int(iso),
+        exposure_time=_number(first("ExposureTime", top, camera, raw_ifd)),
+        noise_profile=tuple(float(v) for v in noise) if noise is not None else None,
+    )
+
+
+def image_cfa(image: MediumImage) -> str:
+    """CFA of a Medium image: from its metadata file (tag 33422), else the phone table (logged)."""
+    meta_path = companion(image, "METADATA")
+    table = image.instance.cfa
+    if meta_path is None:
+        log.info("%s: no metadata file; CFA %s from the per-phone table (%s)", image.path, table, image.instance.phone)
+        return table
+    cfa = read_metadata(meta_path).cfa
+    if cfa is None:
+        raise DataError(f"{meta_path}: no CFAPattern tag (33422) in the metadata or its SubIFDs")
+    if cfa != table:
+        log.warning("%s: metadata CFA %s differs from the %s table's %s; using the metadata", meta_path, cfa, image.instance.phone, table)
+    return cfa
