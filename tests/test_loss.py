@@ -1,0 +1,83 @@
+"""The Neighbor2Neighbor loss and γ schedules (n2n_raw.loss) against the definition and the official step."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from n2n_raw.loss import GammaSchedule, Neighbor2NeighborLoss
+from n2n_raw.model import UNet, UNetConfig
+from n2n_raw.sampler import draw_neighbor_pairs, pairs_from_choices, subsample
+from tests.reference_official import generate_mask_pair, official_choices, official_loss
+
+
+def test_gamma_zero_is_plain_mse_of_the_subimages():
+    net = torch.nn.Conv2d(4, 4, 3, padding=1)
+    y = torch.rand(2, 4, 16, 16)
+    pairs = draw_neighbor_pairs(y.shape, generator=torch.Generator().manual_seed(0))
+    terms = Neighbor2NeighborLoss(gamma=0.0)(net, y, pairs)
+    g1, g2 = subsample(y, pairs)
+    expected = torch.nn.functional.mse_loss(net(g1), g2)
+    torch.testing.assert_close(terms.total, expected, rtol=0, atol=0)
+    torch.testing.assert_close(terms.reconstruction, expected, rtol=0, atol=0)
+
+
+def test_identity_network_on_a_constant_image_gives_zero():
+    y = torch.full((2, 4, 8, 8), 0.3)
+    terms = Neighbor2NeighborLoss(gamma=2.0)(torch.nn.Identity(), y, generator=torch.Generator().manual_seed(0))
+    assert terms.total.item() == 0.0 and terms.regularizer.item() == 0.0
+
+
+def test_identity_network_regularizer_vanishes_on_any_image():
+    """f = identity: f(g1 y) − g2 y equals g1 f(y) − g2 f(y), so the regulariser is exactly 0."""
+    y = torch.rand(1, 3, 8, 8)
+    terms = Neighbor2NeighborLoss(gamma=1.0)(torch.nn.Identity(), y, generator=torch.Generator().manual_seed(1))
+    assert terms.regularizer.item() == 0.0
+    assert terms.reconstruction.item() > 0.0
+
+
+def test_full_image_pass_builds_no_graph():
+    """Gradients flow only through f(g1(y)): the full pass's activations are recorded without autograd."""
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(4, 4, 1)
+
+        def forward(self, x):
+            out = self.conv(x)
+            seen.append((tuple(x.shape), out.requires_grad))
+            return out
+
+    y = torch.rand(1, 4, 8, 8)
+    Neighbor2NeighborLoss(gamma=1.0)(Spy(), y, generator=torch.Generator().manual_seed(0)).total.backward()
+    assert sorted(seen) == [((1, 4, 4, 4), True), ((1, 4, 8, 8), False)]
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_equals_the_official_step_loss_and_gradients(gamma):
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(in_channels=4, out_channels=4)).double()
+    y = torch.rand(2, 4, 64, 64, dtype=torch.float64)
+    choices = official_choices(y.shape, generator=torch.Generator().manual_seed(5))
+    m1, m2 = generate_mask_pair(y.shape, choices)
+    ref_total, ref_rec, ref_reg = official_loss(net, y, m1, m2, lambda_=gamma)
+    ref_total.backward()
+    ref_grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    pairs = pairs_from_choices(choices.view(2, 32, 32))
+    ours = Neighbor2NeighborLoss(gamma=gamma)(lambda t: net(t), y, pairs)
+    ours.total.backward()
+    torch.testing.assert_close(ours.total.double(), ref_total, rtol=1e-6, atol=0)
+    torch.testing.assert_close(ours.reconstruction.double(), ref_rec, rtol=1e-6, atol=0)
+    torch.testing.assert_close(gamma * ours.regularizer.double(), ref_reg, rtol=1e-6, atol=0)
+    for p, g in zip(net.parameters(), ref_grads):
+        torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-12)
+
+
+def test_gamma_schedules():
+    assert GammaSchedule("constant", gamma=1.0)(37) == 1.0
+    ramp = GammaSchedule("ramp", increase_ratio=2.0, n_epoch=100)
+    assert [ramp(e) for e in (1, 2, 50, 100)] == pytest.approx([0.02, 0.04, 1.0, 2.0])
+    with pytest.raises(ValueError, match="linear"):
+        GammaSchedule("linear")

@@ -1,0 +1,118 @@
+"""Training end to end through the real CLI: checkpoints, exact resume, clear errors, schedules."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from n2n_raw.checkpoint import load_checkpoint, load_model
+from n2n_raw.cli import main
+from n2n_raw.data import EpochSampler, RandomBayerCrops
+from n2n_raw.train import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def mosaic_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mosaics")
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        np.save(folder / f"m{k}.npy", rng.random((96, 130)).astype(np.float32))
+    return folder
+
+
+def run_train(mosaic_dir, out, *extra):
+    args = ["train", "--data", str(mosaic_dir), "--out", str(out), "--crop", "64", "--batch-size", "2",
+            "--num-workers", "0", "--log-every", "1", "--validate-every", "0", *extra]  # fmt: skip
+    assert main(args) == 0
+
+
+def weights(path):
+    return load_checkpoint(path)["model"]
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_tiny_run_writes_checkpoint_metrics_and_config(mosaic_dir, tmp_path):
+    run_train(mosaic_dir, tmp_path, "--epochs", "1", "--steps-per-epoch", "2")
+    state = load_checkpoint(tmp_path / "checkpoints" / "latest.pt")
+    assert state["step"] == 2 and state["model_config"]["in_channels"] == 4
+    assert state["train_config"]["lr"] == 1e-4 and state["train_config"]["gamma"] == 1.0
+    model, _ = load_model(tmp_path / "checkpoints" / "step_0000002.pt")
+    assert model(torch.rand(1, 4, 32, 32)).shape == (1, 4, 32, 32)
+    lines = [json.loads(s) for s in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2] and all(np.isfinite(r["loss"]) for r in lines)
+    assert json.loads((tmp_path / "checkpoints" / "latest.json").read_text())["step"] == 2
+    assert json.loads((tmp_path / "config.json").read_text())["crop"] == 64
+
+
+def test_resume_at_an_epoch_boundary_is_exact(mosaic_dir, tmp_path):
+    common = ("--epochs", "2", "--steps-per-epoch", "2", "--augment")
+    run_train(mosaic_dir, tmp_path / "straight", *common)
+    run_train(mosaic_dir, tmp_path / "split", *common, "--max-steps", "2")
+    assert load_checkpoint(tmp_path / "split" / "checkpoints" / "latest.pt")["step"] == 2
+    run_train(mosaic_dir, tmp_path / "split", *common, "--resume", "auto")
+    assert_same_weights(weights(tmp_path / "straight/checkpoints/latest.pt"), weights(tmp_path / "split/checkpoints/latest.pt"))
+
+
+def test_resume_mid_epoch_is_exact(mosaic_dir, tmp_path):
+    common = ("--epochs", "1", "--steps-per-epoch", "4")
+    run_train(mosaic_dir, tmp_path / "straight", *common)
+    run_train(mosaic_dir, tmp_path / "split", *common, "--max-steps", "2")
+    state = load_checkpoint(tmp_path / "split" / "checkpoints" / "latest.pt")
+    assert (state["epoch"], state["batch_in_epoch"]) == (1, 2)
+    run_train(mosaic_dir, tmp_path / "split", *common, "--resume", str(tmp_path / "split/checkpoints/latest.pt"))
+    final = load_checkpoint(tmp_path / "split" / "checkpoints" / "latest.pt")
+    assert final["step"] == 4
+    assert_same_weights(weights(tmp_path / "straight/checkpoints/latest.pt"), final["model"])
+
+
+def test_missing_and_corrupt_checkpoints_give_one_line_errors(mosaic_dir, tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x80\x02not a checkpoint at all")
+    for path in (tmp_path / "missing.pt", bad):
+        code = main(["train", "--data", str(mosaic_dir), "--out", str(tmp_path / "r"), "--resume", str(path), "--crop", "64"])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1 and str(path) in err, err
+
+
+def test_truncated_checkpoint_is_refused(mosaic_dir, tmp_path):
+    run_train(mosaic_dir, tmp_path, "--epochs", "1", "--steps-per-epoch", "1")
+    good = (tmp_path / "checkpoints" / "latest.pt").read_bytes()
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(good[: len(good) // 2])
+    with pytest.raises(Exception, match="cut.pt"):
+        load_checkpoint(cut)
+
+
+def test_unknown_flag_is_an_error(mosaic_dir, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--data", str(mosaic_dir), "--learning-rate", "1"])
+    assert exc.value.code == 2
+
+
+def test_learning_rate_schedule_is_the_official_one():
+    cfg = TrainConfig(track="srgb").resolved()
+    assert cfg.lr == 3e-4 and cfg.gamma_schedule == "ramp"
+    lrs = {e: cfg.lr_at(e) for e in (1, 19, 20, 39, 40, 60, 80, 100)}
+    assert lrs == pytest.approx({1: 3e-4, 19: 3e-4, 20: 1.5e-4, 39: 1.5e-4, 40: 7.5e-5, 60: 3.75e-5, 80: 1.875e-5, 100: 1.875e-5})
+    raw = TrainConfig().resolved()
+    assert (raw.lr, raw.gamma_schedule, raw.gamma) == (1e-4, "constant", 1.0)
+
+
+def test_data_stream_is_deterministic_and_keeps_even_offsets():
+    mosaic = np.tile(np.array([[0, 1], [1, 2]], np.float32), (40, 50))  # RGGB colour codes R=0, G=1, B=2
+    ds = RandomBayerCrops([mosaic], crop=32, augment=True, seed=3)
+    for key in [(e, 0) for e in range(1, 9)]:
+        packed = ds[key]["noisy"].numpy()
+        assert [np.unique(packed[c]).tolist() for c in range(4)] == [[0], [1], [1], [2]]
+    assert torch.equal(ds[(5, 0)]["noisy"], ds[(5, 0)]["noisy"])
+    s0 = EpochSampler(10, 2, seed=1, rank=0, world_size=2)
+    s1 = EpochSampler(10, 2, seed=1, rank=1, world_size=2)
+    a, b = [i for _, i in s0], [i for _, i in s1]
+    assert len(a) == len(b) == 4 and not set(a) & set(b)
