@@ -1,0 +1,195 @@
+"""Denoising Bayer mosaics with a packed-raw network: SIDD blocks in batches, big photos in tiles.
+
+Every entry point takes any ``nn.Module`` mapping ``(B, 4, h, w)`` packed planes to the same shape (the
+:class:`n2n_raw.model.UNet`, or an identity module in tests) and float mosaics in [0, 1].
+
+CFA handling (``cfa_mode``):
+
+* ``"unify"`` (default): BayerUnify at test time (sidd.md §10.2). A block of pattern P is reflect-padded by
+  one row and/or column at both ends so that it reads as ``target`` (RGGB, the pattern the training crops
+  are unified to), packed R, Gr, Gb, B, denoised, unpacked, and the padding is cropped off, which returns
+  exactly the original pixel grid and pattern. A 256×256 BGGR block becomes 258×258 for the network.
+* ``"native"``: pack in the block's own phase with no unification (what Blind2Unblind does; only sensible
+  for a model trained pattern-agnostic, e.g. on random-phase crops).
+
+The geometric self-ensemble (``ensemble=True``) runs the 8 flips/transposes of the mosaic. Each transformed
+mosaic has a different pattern (:func:`n2n_raw.bayer.flipped_pattern`), which the CFA handling above turns
+back into ``target``, so every pass sees a properly phased input; outputs are transformed back and averaged.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .bayer import check_pattern, flipped_pattern, pack_bayer, uncrop_unified, unify_cfa, unpack_bayer
+
+CfaMode = Literal["unify", "native"]
+# (flip_v, flip_h, transpose): the 8 symmetries of the square, identity first.
+TRANSFORMS: tuple[tuple[bool, bool, bool], ...] = tuple(itertools.product((False, True), repeat=3))
+
+
+def _apply(x: torch.Tensor, flip_v: bool, flip_h: bool, transpose: bool) -> torch.Tensor:
+    """Flips, then transpose, on the last two dims (the order ``flipped_pattern`` assumes)."""
+    dims = [d for d, on in ((-2, flip_v), (-1, flip_h)) if on]
+    x = torch.flip(x, dims=dims) if dims else x
+    return x.transpose(-1, -2) if transpose else x
+
+
+def _invert(x: torch.Tensor, flip_v: bool, flip_h: bool, transpose: bool) -> torch.Tensor:
+    x = x.transpose(-1, -2) if transpose else x
+    dims = [d for d, on in ((-2, flip_v), (-1, flip_h)) if on]
+    return torch.flip(x, dims=dims) if dims else x
+
+
+def _network_pass(
+    model: nn.Module, mosaics: torch.Tensor, pattern: str, cfa_mode: CfaMode, target: str,
+    amp: bool, channels_last: bool,
+) -> torch.Tensor:
+    """(B, H, W) mosaics of one ``pattern`` → (B, H, W) float32 denoised, same grid and pattern."""
+    x = unify_cfa(mosaics, pattern, target, mode="pad") if cfa_mode == "unify" else mosaics
+    packed = pack_bayer(x)  # (B, 4, H'/2, W'/2)
+    if channels_last:
+        packed = packed.contiguous(memory_format=torch.channels_last)
+    autocast = torch.autocast(packed.device.type, dtype=torch.bfloat16) if amp else nullcontext()
+    with autocast:
+        out = model(packed)
+    out = unpack_bayer(out.float())  # (B, H', W')
+    return uncrop_unified(out, pattern, target) if cfa_mode == "unify" else out
+
+
+@torch.no_grad()
+def denoise_tensor(
+    model: nn.Module, mosaics: torch.Tensor, pattern: str, ensemble: bool = False, cfa_mode: CfaMode = "unify",
+    target: str = "RGGB", amp: bool = False, channels_last: bool = False,
+) -> torch.Tensor:
+    """Denoise a batch ``(B, H, W)`` of mosaics sharing one CFA ``pattern``, already on the model's device."""
+    if cfa_mode not in ("unify", "native"):
+        raise ValueError(f"cfa_mode must be 'unify' or 'native', got {cfa_mode!r}")
+    pattern = check_pattern(pattern)
+    transforms = TRANSFORMS if ensemble else TRANSFORMS[:1]
+    total = None
+    for t in transforms:
+        y = _network_pass(model, _apply(mosaics, *t), flipped_pattern(pattern, *t), cfa_mode, target, amp, channels_last)
+        y = _invert(y, *t)
+        total = y if total is None else total + y
+    return total / len(transforms)
+
+
+def _batches(indices: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(indices), size):
+        yield indices[start : start + size]
+
+
+@torch.no_grad()
+def denoise_blocks(
+    model: nn.Module, blocks: np.ndarray, patterns: Sequence[str], device: torch.device | str = "cpu",
+    batch_size: int = 16, ensemble: bool = False, amp: bool = False, channels_last: bool = False,
+    cfa_mode: CfaMode = "unify", target: str = "RGGB", clamp: bool = True, progress: bool = False,
+) -> np.ndarray:
+    """Denoise ``(K, H, W)`` Bayer blocks, block k having CFA ``patterns[k]``; returns float32 ``(K, H, W)``.
+
+    Blocks are batched per pattern (patterns pad to different sizes). The output is clamped to [0, 1]
+    unless ``clamp=False`` (the raw protocol clamps before scoring and submitting).
+
+    Example:
+        >>> out = denoise_blocks(torch.nn.Identity(), np.zeros((2, 4, 4), np.float32), ["RGGB", "GRBG"])
+        >>> out.shape, out.dtype
+        ((2, 4, 4), dtype('float32'))
+    """
+    blocks = np.asarray(blocks)
+    if blocks.ndim != 3:
+        raise ValueError(f"denoise_blocks: blocks must be (K, H, W), got shape {blocks.shape}")
+    if len(patterns) != len(blocks):
+        raise ValueError(f"denoise_blocks: {len(blocks)} blocks but {len(patterns)} patterns")
+    device = torch.device(device)
+    model.eval()
+    out = np.empty(blocks.shape, dtype=np.float32)
+    by_pattern: dict[str, list[int]] = {}
+    for k, p in enumerate(patterns):
+        by_pattern.setdefault(check_pattern(p), []).append(k)
+    bar = tqdm(total=len(blocks), desc="denoise", unit="block", disable=not progress, leave=False)
+    for pattern, indices in by_pattern.items():
+        for batch in _batches(indices, max(1, batch_size)):
+            x = torch.from_numpy(np.ascontiguousarray(blocks[batch], dtype=np.float32)).to(device)
+            y = denoise_tensor(model, x, pattern, ensemble, cfa_mode, target, amp, channels_last)
+            if clamp:
+                y = y.clamp_(0.0, 1.0)
+            out[batch] = y.cpu().numpy()
+            bar.update(len(batch))
+    bar.close()
+    return out
+
+
+def tile_windows(size: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """Along one axis of ``size``: ``(read_start, read_stop, keep_start, keep_stop)`` per tile.
+
+    Kept spans (``tile`` long, even starts) partition [0, size); each is read with ``overlap`` extra
+    pixels on both sides where the image has them. Everything is even so each tile keeps the CFA phase.
+    """
+    if tile <= 0 or tile % 2 or overlap < 0 or overlap % 2:
+        raise ValueError(f"tile must be a positive even number and overlap an even number ≥ 0, got {tile}, {overlap}")
+    out = []
+    for keep in range(0, size, tile):
+        stop = min(keep + tile, size)
+        out.append((max(0, keep - overlap), min(size, stop + overlap), keep, stop))
+    return out
+
+
+@torch.no_grad()
+def denoise_mosaic_tiled(
+    model: nn.Module, mosaic: np.ndarray, pattern: str, tile: int = 512, overlap: int = 32,
+    device: torch.device | str = "cpu", batch_size: int = 4, ensemble: bool = False, amp: bool = False,
+    channels_last: bool = False, cfa_mode: CfaMode = "unify", target: str = "RGGB", clamp: bool = True,
+    progress: bool = True,
+) -> np.ndarray:
+    """Denoise a whole ``(H, W)`` mosaic (even H and W) tile by tile; returns float32 ``(H, W)``.
+
+    Tiles of ``tile``×``tile`` Bayer pixels are read with ``overlap`` pixels of context on each side and
+    only their centre is kept (overlap-discard, no blending seams: each kept pixel comes from exactly one
+    tile, computed with at least ``overlap`` pixels of real context where the image has them). Memory is
+    the input and output mosaics (4 bytes/pixel each) plus one batch of tile activations, whatever the
+    photo size. Measured on CPU, tile 512, overlap 32, batch 4 (``benchmarks``-style run, see
+    ``submit/README.md``): about 1.3 GB peak RSS for the network work on top of the two mosaics, i.e.
+    roughly 0.4 GB + 1.3 GB ≈ 1.7 GB for a 50 MP photo (0.2 GB each for a float32 input and output).
+    """
+    mosaic = np.asarray(mosaic)
+    h, w = mosaic.shape
+    if h % 2 or w % 2:
+        raise ValueError(f"denoise_mosaic_tiled: needs even height and width, got {mosaic.shape}")
+    pattern = check_pattern(pattern)
+    device = torch.device(device)
+    model.eval()
+    out = np.empty((h, w), dtype=np.float32)
+    windows = [(r, c) for r in tile_windows(h, tile, overlap) for c in tile_windows(w, tile, overlap)]
+    bar = tqdm(total=len(windows), desc="denoise", unit="tile", disable=not progress, leave=False)
+    pending: list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]] = []
+
+    def flush() -> None:
+        (r0, r1, _, _), (c0, c1, _, _) = pending[0]
+        x = np.stack([mosaic[r[0] : r[1], c[0] : c[1]] for r, c in pending]).astype(np.float32, copy=False)
+        y = denoise_tensor(model, torch.from_numpy(x).to(device), pattern, ensemble, cfa_mode, target, amp, channels_last)
+        if clamp:
+            y = y.clamp_(0.0, 1.0)
+        y = y.cpu().numpy()
+        for k, (r, c) in enumerate(pending):
+            out[r[2] : r[3], c[2] : c[3]] = y[k, r[2] - r[0] : r[3] - r[0], c[2] - c[0] : c[3] - c[0]]
+        bar.update(len(pending))
+        pending.clear()
+
+    for r, c in windows:
+        shape = (r[1] - r[0], c[1] - c[0])
+        # Tiles are batched while they share a shape (interior tiles do; border tiles are smaller).
+        if pending and (len(pending) >= batch_size or shape != (pending[0][0][1] - pending[0][0][0], pending[0][1][1] - pending[0][1][0])):
+            flush()
+        pending.append((r, c))
+    if pending:
+        flush()
+    bar.close()
+    return out
