@@ -38,7 +38,7 @@ import numpy as np
 
 from .bayer import check_pattern, pattern_from_tile
 from .errors import DataError
-from .matfile import read_mat
+from .matfile import mat_format, read_mat
 
 log = logging.getLogger("n2n_raw.sidd")
 
@@ -197,6 +197,23 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if x.ndim != 2 or x.shape[0] % 2 or x.shape[1] % 2:
         raise DataError(f"{path}: expected a 2-D Bayer mosaic with even sides, got shape {x.shape}")
     return sanitise(x, path)
+
+
+def image_shape(path: str | os.PathLike) -> tuple[int, int]:
+    """(H, W) of a full image in MATLAB orientation, read from the v7.3 header without loading pixels."""
+    import h5py
+
+    path = Path(path)
+    if mat_format(path) == "v5":
+        return read_image(path).shape  # type: ignore[return-value]
+    try:
+        with h5py.File(path, "r") as fh:
+            shape = fh["x"].shape if "x" in fh else None
+    except OSError as exc:
+        raise DataError(f"{path}: unreadable HDF5/MAT v7.3 file ({exc})") from None
+    if shape is None or len(shape) != 2:
+        raise DataError(f"{path}: expected a 2-D variable 'x', found {shape}")
+    return shape[1], shape[0]  # h5py sees MATLAB's column-major (H, W) as (W, H)
 
 
 def read_blocks(path: str | os.PathLike) -> np.ndarray:
