@@ -116,8 +116,11 @@ def make_dataset(config: TrainConfig):
 
 
 def make_validator(config: TrainConfig) -> Callable[[torch.nn.Module, torch.device], dict] | None:
-    """The per-epoch validation for the track, or None when no validation data are configured."""
-    if not config.validation_dir or config.validate_every <= 0:
+    """The per-epoch validation for the track, or None when no validation data are configured.
+
+    The sRGB track validates on the embedded scikit-image photos when no folder is given.
+    """
+    if config.validate_every <= 0 or (not config.validation_dir and config.track != "srgb"):
         return None
     if config.track == "raw":
         from .evaluate import make_raw_validator
@@ -125,7 +128,7 @@ def make_validator(config: TrainConfig) -> Callable[[torch.nn.Module, torch.devi
         return make_raw_validator(config.validation_dir, limit=config.validation_limit)
     from .srgb.protocol import make_srgb_validator
 
-    return make_srgb_validator(config.validation_dir, limit=config.validation_limit)
+    return make_srgb_validator(config.validation_dir, limit=config.validation_limit, noise=config.noise, out_dir=config.out)
 
 
 def make_noise(config: TrainConfig) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
