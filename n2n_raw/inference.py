@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -29,10 +30,36 @@ from torch import nn
 from tqdm import tqdm
 
 from .bayer import check_pattern, flipped_pattern, pack_bayer, uncrop_unified, unify_cfa, unpack_bayer
+from .config import arg
 
 CfaMode = Literal["unify", "native"]
 # (flip_v, flip_h, transpose): the 8 symmetries of the square, identity first.
 TRANSFORMS: tuple[tuple[bool, bool, bool], ...] = tuple(itertools.product((False, True), repeat=3))
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How a network is run on mosaics; shared by ``evaluate``, ``submit`` and ``denoise``."""
+
+    device: str = arg("auto", "auto (cuda if available), cpu, cuda, cuda:N")
+    batch_size: int = arg(16, "blocks (or tiles) per network call")
+    ensemble: bool = arg(False, "geometric self-ensemble: average the 8 Bayer-aware flips/transposes (8× slower)")
+    cfa_mode: str = arg("unify", "unify: reflect-pad each block to --cfa-target before packing (BayerUnify); native: pack in the block's own phase", ("unify", "native"))
+    cfa_target: str = arg("RGGB", "CFA pattern the model was trained on (prepared crops are unified to RGGB)")
+    amp: str = arg("off", "bf16 autocast: off, bf16, auto (CUDA only); bf16 rounding costs accuracy near 50 dB", ("off", "bf16", "auto"))
+    channels_last: str = arg("auto", "channels_last memory format: auto (on for CUDA), on, off", ("auto", "on", "off"))
+
+    def resolve(self) -> dict:
+        """Keyword arguments for :func:`denoise_blocks` / :func:`denoise_mosaic_tiled` (device picked here)."""
+        from .distributed import pick_device
+
+        device = pick_device(self.device)
+        cuda = device.type == "cuda"
+        return {
+            "device": device, "batch_size": self.batch_size, "ensemble": self.ensemble, "cfa_mode": self.cfa_mode,
+            "target": check_pattern(self.cfa_target), "amp": self.amp == "bf16" or (self.amp == "auto" and cuda),
+            "channels_last": self.channels_last == "on" or (self.channels_last == "auto" and cuda),
+        }  # fmt: skip
 
 
 def _apply(x: torch.Tensor, flip_v: bool, flip_h: bool, transpose: bool) -> torch.Tensor:
@@ -193,3 +220,20 @@ def denoise_mosaic_tiled(
         flush()
     bar.close()
     return out
+
+
+def load_network(checkpoint: str, options: InferenceOptions) -> tuple[nn.Module, dict, dict]:
+    """(model on its device in eval mode, keyword arguments for the denoise functions, checkpoint state)."""
+    from .checkpoint import load_model
+    from .errors import CheckpointError
+
+    if not checkpoint:
+        raise CheckpointError("no --checkpoint given (e.g. runs/sidd/checkpoints/latest.pt)")
+    model, state = load_model(checkpoint, map_location="cpu")
+    if model.config.in_channels != 4 or model.config.out_channels != 4:
+        raise CheckpointError(f"{checkpoint}: a {model.config.in_channels}-channel model; raw denoising needs a packed-raw (4-channel) checkpoint")
+    kwargs = options.resolve()
+    model = model.to(kwargs["device"]).eval()
+    if kwargs["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    return model, kwargs, state

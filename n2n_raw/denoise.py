@@ -1,0 +1,232 @@
+"""``n2n-raw denoise photo.dng``: denoise a user's own Bayer raw photo and write a DNG plus an sRGB preview.
+
+1. **Read** with rawpy (LibRaw: DNG and most camera raw formats): the visible raw image, the per-channel
+   black levels, the white level and the CFA from ``raw_colors_visible`` (the colour of every visible
+   pixel, so the pattern is the visible area's own). Anything that is not a 2×2 R/G/B Bayer mosaic is
+   refused with a one-line error: X-Trans (6×6), Foveon or already-demosaiced/linear DNGs (stacked
+   channels), other colour filters (CMYG), unreadable files.
+2. **Normalise** to [0, 1]: ``(raw − black) / (white − black)`` per CFA position, clipped like SIDD's data.
+3. **Denoise** tile by tile (:func:`n2n_raw.inference.denoise_mosaic_tiled`), CFA unified per tile; an
+   odd last row/column is passed through unchanged.
+4. **Write** ``<stem>_denoised.dng`` with tifffile: the same size, CFA, black and white levels, the
+   denoised values in the original units (uint16), and the colour tags (ColorMatrix, AsShotNeutral, …)
+   copied from the input DNG, or built from LibRaw's camera matrix and white balance for other formats.
+   The file is re-opened with rawpy and checked before it is given its final name.
+5. **Preview** ``<stem>_denoised.png``: rawpy's ``postprocess`` of the written DNG (camera white balance).
+
+A model trained on SIDD is calibrated to the noise of SIDD's five phone sensors; other cameras' noise (and
+other ISOs) may be under- or over-smoothed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .bayer import check_pattern
+from .checkpoint import atomic_write
+from .config import add_arguments, arg, from_arguments
+from .errors import DataError, N2NError
+from .inference import InferenceOptions, denoise_mosaic_tiled, load_network
+
+# DNG colour tags copied from an input DNG's IFD0 (NoiseProfile 51041 is left out: it no longer applies).
+COLOUR_TAGS = (271, 272, 274, 50708, 50721, 50722, 50723, 50724, 50727, 50728, 50729, 50730, 50778, 50779, 50964, 50965)
+# XYZ (D65) → linear sRGB, the ColorMatrix1 of last resort when neither the file nor LibRaw has one.
+XYZ_TO_SRGB = ((3.2406, -1.5372, -0.4986), (-0.9689, 1.8758, 0.0415), (0.0557, -0.2040, 1.0570))
+
+
+@dataclass(frozen=True)
+class DenoiseConfig(InferenceOptions):
+    """``n2n-raw denoise`` options (network options are inherited from InferenceOptions)."""
+
+    checkpoint: str = arg("", "checkpoint to use; the model is rebuilt from the configuration stored in it")
+    batch_size: int = arg(4, "tiles per network call (memory grows with it)")
+    out: str = arg("", "denoised DNG to write; empty: <input stem>_denoised.dng beside the input")
+    preview: bool = arg(True, "also write an sRGB preview PNG (rawpy postprocess) beside the DNG")
+    preview_half_size: bool = arg(True, "render the preview at half size (faster, 4× less memory)")
+    tile: int = arg(512, "tile side in Bayer pixels (even)")
+    overlap: int = arg(32, "context pixels read around each tile and discarded (even)")
+    force: bool = arg(False, "overwrite existing outputs")
+
+
+@dataclass
+class RawPhoto:
+    """A Bayer photo as read: ``raw`` (H, W) in sensor units, levels per 2×2 CFA position (row-major)."""
+
+    raw: np.ndarray
+    pattern: str
+    black: np.ndarray  # (2, 2) black level of each CFA position
+    white: float
+    colour_tags: list[tuple]
+
+
+def read_raw(path: str | os.PathLike) -> RawPhoto:
+    """Read a Bayer raw file with rawpy; DataError naming the file for anything else."""
+    import rawpy
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        handle = rawpy.imread(str(path))
+    except (rawpy.LibRawError, OSError) as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise DataError(f"{path}: not a raw photo rawpy/LibRaw can read ({reason})") from None
+    with handle as rp:
+        if rp.raw_type != rawpy.RawType.Flat or rp.raw_pattern is None:
+            raise DataError(f"{path}: not a Bayer mosaic (stacked colour channels: Foveon, or an already demosaiced/linear DNG)")
+        colours = rp.raw_colors_visible
+        if rp.raw_pattern.shape != (2, 2):
+            kind = "X-Trans (6×6)" if rp.raw_pattern.shape == (6, 6) else "×".join(map(str, rp.raw_pattern.shape))
+            raise DataError(f"{path}: {kind} colour filter array, not a 2×2 Bayer pattern; this model denoises Bayer raw only")
+        tile = colours[:2, :2]
+        desc = rp.color_desc.decode("ascii", "replace")
+        name = "".join(desc[int(c)] for c in tile.flat)
+        try:
+            pattern = check_pattern(name)
+        except ValueError:
+            raise DataError(f"{path}: colour filter {name} ({desc}) is not an R/G/B Bayer pattern") from None
+        h, w = colours.shape
+        if not np.array_equal(colours, np.tile(tile, ((h + 1) // 2, (w + 1) // 2))[:h, :w]):
+            raise DataError(f"{path}: the colour filter does not repeat every 2×2 pixels; not a Bayer mosaic")
+        black = np.array(rp.black_level_per_channel, dtype=np.float64)[tile]  # per colour index → per position
+        white = float(rp.white_level)
+        raw = np.array(rp.raw_image_visible, dtype=np.uint16, copy=True)  # copy: rawpy frees its buffer
+        colour_tags = _colour_tags(path, rp)
+    if white <= black.max():
+        raise DataError(f"{path}: white level {white:g} is not above the black levels {black.ravel().tolist()}")
+    return RawPhoto(raw, pattern, black, white, colour_tags)
+
+
+def _colour_tags(path: Path, rp) -> list[tuple]:
+    """tifffile ``extratags`` with the colour description: copied from a DNG, else from LibRaw."""
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            if 50706 in page.tags:  # DNGVersion: a DNG, so its IFD0 holds the colour tags
+                return [(t.code, int(t.dtype), t.count, t.value, True) for t in page.tags if t.code in COLOUR_TAGS]
+    except Exception:  # noqa: S110 - not a TIFF-based file (CR3, RAF, …): fall back to LibRaw's values
+        pass
+    matrix = np.asarray(rp.rgb_xyz_matrix, dtype=np.float64)[:3]
+    if not np.any(matrix):
+        matrix = np.asarray(XYZ_TO_SRGB)
+    tags = [(50721, 10, 9, _srational(matrix.ravel()), True), (50778, 3, 1, 21, True)]  # D65
+    wb = np.asarray(rp.camera_whitebalance, dtype=np.float64)[:3]
+    if np.all(wb > 0):
+        tags.append((50728, 5, 3, _srational(wb[1] / wb), True))  # AsShotNeutral = 1 / gains
+    return tags
+
+
+def _srational(values, denominator: int = 1_000_000) -> list[int]:
+    out: list[int] = []
+    for v in values:
+        out += [int(round(float(v) * denominator)), denominator]
+    return out
+
+
+def normalise(photo: RawPhoto) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: black subtracted and scaled per CFA position, clipped."""
+    x = np.empty(photo.raw.shape, dtype=np.float32)
+    for (dy, dx), black in np.ndenumerate(photo.black):  # strided views: no per-pixel level array
+        x[dy::2, dx::2] = (photo.raw[dy::2, dx::2] - np.float32(black)) / np.float32(photo.white - black)
+    return np.clip(x, 0.0, 1.0, out=x)
+
+
+def denormalise(x: np.ndarray, photo: RawPhoto) -> np.ndarray:
+    """Inverse of :func:`normalise`, rounded to uint16 sensor units in [0, white]."""
+    raw = np.empty(x.shape, dtype=np.uint16)
+    for (dy, dx), black in np.ndenumerate(photo.black):
+        level = np.round(np.float32(black) + x[dy::2, dx::2] * np.float32(photo.white - black))
+        raw[dy::2, dx::2] = np.clip(level, 0, photo.white)
+    return raw
+
+
+def write_dng(path: str | os.PathLike, raw: np.ndarray, photo: RawPhoto) -> Path:
+    """Write ``raw`` (uint16, the photo's size) as a Bayer DNG with its CFA, levels and colour tags."""
+    import tifffile
+
+    codes = [{"R": 0, "G": 1, "B": 2}[c] for c in photo.pattern]
+    integral = np.all(photo.black == np.round(photo.black))
+    black_tag = (50714, 4, 4, tuple(int(b) for b in photo.black.ravel()), True) if integral else \
+        (50714, 5, 4, _srational(photo.black.ravel(), 1000), True)  # fmt: skip
+    tags = [
+        (33421, 3, 2, (2, 2), True), (33422, 1, 4, tuple(codes), True),  # CFARepeatPatternDim, CFAPattern
+        (50706, 1, 4, (1, 4, 0, 0), True), (50707, 1, 4, (1, 1, 0, 0), True),  # DNGVersion, DNGBackwardVersion
+        (50713, 3, 2, (2, 2), True), black_tag, (50717, 4, 1, int(photo.white), True),  # BlackLevel(RepeatDim), WhiteLevel
+    ]  # fmt: skip
+    tags += [t for t in photo.colour_tags if t[0] not in {t2[0] for t2 in tags}]
+    if not any(t[0] == 50708 for t in tags):
+        tags.append((50708, 2, 0, "n2n_raw denoised raw", True))  # UniqueCameraModel is required by DNG
+
+    def write(tmp: str) -> None:
+        tifffile.imwrite(tmp, raw, photometric=32803, compression=None, subfiletype=0, metadata=None,
+                         software="n2n_raw denoise", extratags=tags)  # fmt: skip
+        _verify_dng(tmp, raw, photo)
+
+    return atomic_write(path, write)
+
+
+def _verify_dng(path: str, raw: np.ndarray, photo: RawPhoto) -> None:
+    back = read_raw(path)
+    if back.raw.shape != raw.shape or back.pattern != photo.pattern or not np.array_equal(back.raw, raw):
+        raise N2NError(f"{path}: the written DNG reads back as {back.pattern} {back.raw.shape}, not {photo.pattern} {raw.shape}")
+    if not np.allclose(back.black, photo.black) or back.white != photo.white:
+        raise N2NError(f"{path}: the written DNG reads back with other black/white levels")
+
+
+def write_preview(dng: str | os.PathLike, png: str | os.PathLike, half_size: bool = True) -> Path:
+    """rawpy's default rendering (camera white balance, sRGB, 8 bits) of a DNG, as PNG."""
+    import rawpy
+    from PIL import Image
+
+    with rawpy.imread(str(dng)) as rp:
+        rgb = rp.postprocess(use_camera_wb=True, half_size=half_size, output_bps=8)
+    return atomic_write(png, lambda tmp: Image.fromarray(rgb).save(tmp, format="PNG"))
+
+
+def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig) -> dict:
+    """Denoise one raw photo; returns the paths written and what was read."""
+    input_path = Path(input_path)
+    out = Path(config.out) if config.out else input_path.with_name(f"{input_path.stem}_denoised.dng")
+    preview = out.with_suffix(".png") if config.preview else None
+    if out.resolve() == input_path.resolve():
+        raise N2NError(f"{out}: the output would overwrite the input photo")
+    existing = [str(p) for p in (out, preview) if p is not None and p.exists()]
+    if existing and not config.force:
+        raise N2NError(f"{', '.join(existing)} already exists; pass --force to overwrite")
+    photo = read_raw(input_path)
+    model, kwargs, _ = load_network(config.checkpoint, config)
+    x = normalise(photo)
+    h, w = x.shape
+    he, we = h - h % 2, w - w % 2
+    denoised = denoise_mosaic_tiled(
+        model, x[:he, :we], photo.pattern, tile=config.tile, overlap=config.overlap, progress=True, **kwargs
+    )
+    if (he, we) != (h, w):  # an odd last row/column keeps its noisy values
+        x[:he, :we] = denoised
+        denoised = x
+    del x
+    written = [write_dng(out, denormalise(denoised, photo), photo)]
+    if preview is not None:
+        written.append(write_preview(out, preview, config.preview_half_size))
+    return {"files": [str(p) for p in written], "size": (h, w), "pattern": photo.pattern,
+            "black": photo.black.ravel().tolist(), "white": photo.white}  # fmt: skip
+
+
+def denoise_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="raw photo: DNG or any Bayer raw format rawpy/LibRaw opens")
+    add_arguments(parser, DenoiseConfig)
+
+
+def denoise_command(args: argparse.Namespace) -> int:
+    result = denoise_photo(args.input, from_arguments(DenoiseConfig, args))
+    h, w = result["size"]
+    print(f"{args.input}: {w}×{h} {result['pattern']}, black {result['black']}, white {result['white']:g}")
+    for path in result["files"]:
+        print(f"written: {path}")
+    return 0

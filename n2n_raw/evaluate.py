@@ -1,0 +1,206 @@
+"""``n2n-raw evaluate``: raw validation PSNR/SSIM of a checkpoint on SIDD's 256×256 Bayer blocks.
+
+Protocol (method.md §7.5, the metric conventions are in :mod:`n2n_raw.metrics`): every block is denoised
+with its own CFA handled (:mod:`n2n_raw.inference`), clamped to [0, 1] and scored against the clean block;
+PSNR (float, peak 1) and Gaussian SSIM per block, then the mean over blocks. The noisy input is scored the
+same way (the identity baseline), and both are broken down per phone and per ISO when the block file's
+images are known scene instances.
+
+Writes to ``--out``: ``metrics.json`` (everything, including per-block values), ``metrics.md`` (a short
+table) and ``contact_sheet.png`` (noisy | denoised | clean through the preview ISP of :mod:`n2n_raw.isp`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import add_arguments, arg, from_arguments
+from .inference import InferenceOptions, denoise_blocks, load_network
+from .metrics import block_metrics, mean_by_group
+
+log = logging.getLogger("n2n_raw.evaluate")
+DEMO_BLOCKS_DIR = "data/sidd-mini"
+PROTOCOL = (
+    "per 256x256 Bayer block: output clamped to [0,1]; PSNR = 10*log10(1/MSE) on float values (peak 1); "
+    "SSIM = skimage structural_similarity on the mosaic x255, data_range 255, Gaussian window sigma 1.5 (11x11), "
+    "population covariance; both averaged over blocks"
+)
+
+
+@dataclass(frozen=True)
+class EvalConfig(InferenceOptions):
+    """``n2n-raw evaluate`` options (network options are inherited from InferenceOptions)."""
+
+    checkpoint: str = arg("", "checkpoint to evaluate; the model is rebuilt from the configuration stored in it")
+    blocks_dir: str = arg("", "folder with the block files; empty: the checkpoint's validation folder, else data/sidd-mini")
+    split: str = arg("validation", "validation, or benchmark (only the demo set has clean benchmark blocks)", ("validation", "benchmark"))
+    patterns: tuple[str, ...] = arg((), "CFA of each block image, when the folder has neither blocks_info.json nor 40 images")
+    out: str = arg("", "output folder; empty: <run>/eval beside the checkpoint's checkpoints/ folder")
+    limit: int = arg(0, "score at most this many blocks, spread evenly over the images (0: all)")
+    sheet_blocks: int = arg(6, "blocks shown in the contact sheet (0: none)")
+
+
+def default_blocks_dir(blocks_dir: str, state: dict) -> Path:
+    """The explicit folder, else the validation folder the checkpoint was trained with, else the demo set."""
+    if blocks_dir:
+        return Path(blocks_dir)
+    trained = (state.get("train_config") or {}).get("validation_dir") or ""
+    if trained and Path(trained).is_dir() and (state.get("train_config") or {}).get("track", "raw") == "raw":
+        return Path(trained)
+    return Path(DEMO_BLOCKS_DIR)
+
+
+def spread(n: int, limit: int) -> np.ndarray:
+    """``limit`` indices of range(n) spread evenly (all of them when limit is 0 or ≥ n)."""
+    if limit <= 0 or limit >= n:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
+def _flatten(block_set, select: np.ndarray) -> dict:
+    """Blocks (K, H, W), one pattern / image index / instance per selected block."""
+    n_img, n_blk = block_set.noisy.shape[:2]
+    image = select // n_blk
+    return {
+        "noisy": block_set.noisy.reshape(n_img * n_blk, *block_set.noisy.shape[2:])[select],
+        "clean": None if block_set.clean is None else block_set.clean.reshape(n_img * n_blk, *block_set.clean.shape[2:])[select],
+        "patterns": [block_set.patterns[i] for i in image],
+        "image": image, "block": select % n_blk,
+        "instances": [block_set.instances[i] for i in image],
+    }  # fmt: skip
+
+
+def make_raw_validator(validation_dir: str, limit: int = 0) -> Callable[[torch.nn.Module, torch.device], dict]:
+    """The per-epoch validation used by training: ``fn(model, device) -> {"psnr", "ssim", "noisy_psnr", …}``.
+
+    Blocks are read and the noisy baseline is scored once, here; each call only runs the network (the
+    model is expected in eval mode under ``no_grad``) and scores its output.
+    """
+    from .sidd import load_block_set
+
+    block_set = load_block_set(validation_dir, "validation", require_clean=True)
+    data = _flatten(block_set, spread(block_set.noisy.shape[0] * block_set.noisy.shape[1], limit))
+    clean = data["clean"].astype(np.float32)
+    baseline = block_metrics(data["noisy"].astype(np.float32), clean)
+
+    def validate(model: torch.nn.Module, device: torch.device) -> dict:
+        denoised = denoise_blocks(model, data["noisy"], data["patterns"], device=device)
+        scores = block_metrics(denoised, clean)
+        return {
+            "psnr": float(scores["psnr"].mean()), "ssim": float(scores["ssim"].mean()),
+            "noisy_psnr": float(baseline["psnr"].mean()), "noisy_ssim": float(baseline["ssim"].mean()),
+        }  # fmt: skip
+
+    return validate
+
+
+def evaluate(config: EvalConfig) -> dict:
+    """Score a checkpoint; writes metrics.json, metrics.md and contact_sheet.png; returns the JSON dict."""
+    from .sidd import load_block_set
+
+    model, kwargs, state = load_network(config.checkpoint, config)
+    blocks_dir = default_blocks_dir(config.blocks_dir, state)
+    block_set = load_block_set(blocks_dir, config.split, list(config.patterns) or None, require_clean=True)
+    data = _flatten(block_set, spread(block_set.noisy.shape[0] * block_set.noisy.shape[1], config.limit))
+    start = time.perf_counter()
+    denoised = denoise_blocks(model, data["noisy"], data["patterns"], progress=True, **kwargs)
+    seconds = time.perf_counter() - start
+    clean = data["clean"].astype(np.float32)
+    ours, noisy = block_metrics(denoised, clean), block_metrics(data["noisy"].astype(np.float32), clean)
+    result = {
+        "checkpoint": str(config.checkpoint), "step": state.get("step"), "blocks_dir": str(blocks_dir),
+        "split": config.split, "protocol": PROTOCOL, "options": asdict(config), "seconds": seconds,
+        "summary": {
+            "blocks": int(len(clean)), "images": int(len(set(data["image"].tolist()))),
+            "psnr": float(ours["psnr"].mean()), "ssim": float(ours["ssim"].mean()),
+            "noisy_psnr": float(noisy["psnr"].mean()), "noisy_ssim": float(noisy["ssim"].mean()),
+        },
+        "by_phone": _breakdown(ours, noisy, [i.phone if i else "unknown" for i in data["instances"]]),
+        "by_iso": _breakdown(ours, noisy, [i.iso if i else "unknown" for i in data["instances"]]),
+        "per_block": [
+            {"image": int(i), "block": int(j), "pattern": p, "psnr": a, "ssim": b, "noisy_psnr": c, "noisy_ssim": d}
+            for i, j, p, a, b, c, d in zip(data["image"], data["block"], data["patterns"], ours["psnr"].tolist(),
+                                            ours["ssim"].tolist(), noisy["psnr"].tolist(), noisy["ssim"].tolist())
+        ],
+    }  # fmt: skip
+    out = Path(config.out) if config.out else Path(config.checkpoint).resolve().parent.parent / "eval"
+    _write_outputs(out, result, data, denoised, config.sheet_blocks)
+    return result
+
+
+def _breakdown(ours: dict, noisy: dict, groups: list) -> dict:
+    table = {}
+    for key, values in (("psnr", ours["psnr"]), ("ssim", ours["ssim"]), ("noisy_psnr", noisy["psnr"]), ("noisy_ssim", noisy["ssim"])):
+        for group, stats in mean_by_group(values, groups).items():
+            table.setdefault(group, {"blocks": stats["blocks"]})[key] = stats["mean"]
+    return table
+
+
+def _finite(value):
+    """JSON has no Infinity: a PSNR of a block equal to its reference is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def markdown_table(result: dict) -> str:
+    s = result["summary"]
+    lines = [
+        f"Raw {result['split']} blocks of `{result['blocks_dir']}`: {s['blocks']} blocks from {s['images']} images; "
+        f"checkpoint `{result['checkpoint']}` (step {result['step']}).", "",
+        "| | PSNR (dB) | SSIM |", "|---|---|---|",
+        f"| noisy input | {s['noisy_psnr']:.2f} | {s['noisy_ssim']:.4f} |",
+        f"| denoised | {s['psnr']:.2f} | {s['ssim']:.4f} |",
+    ]  # fmt: skip
+    for title, key in (("phone", "by_phone"), ("ISO", "by_iso")):
+        lines += ["", f"| {title} | blocks | noisy PSNR | PSNR | SSIM |", "|---|---|---|---|---|"]
+        for group, row in result[key].items():
+            lines.append(f"| {group} | {row['blocks']} | {row['noisy_psnr']:.2f} | {row['psnr']:.2f} | {row['ssim']:.4f} |")
+    lines += ["", f"Protocol: {result['protocol']}."]
+    return "\n".join(lines) + "\n"
+
+
+def _write_outputs(out: Path, result: dict, data: dict, denoised: np.ndarray, sheet_blocks: int) -> None:
+    from .checkpoint import atomic_write_text
+    from .isp import contact_sheet, demosaic_bilinear, exposure_gain, grey_world_gains, render_srgb, save_png
+
+    atomic_write_text(out / "metrics.json", json.dumps(_finite(result), indent=1) + "\n")
+    text = markdown_table(result)
+    if sheet_blocks > 0:
+        rows, captions = [], []
+        for k in spread(len(denoised), sheet_blocks):
+            pattern, clean = data["patterns"][k], data["clean"][k].astype(np.float32)
+            # One white balance and exposure per row (from the clean block) so the columns compare fairly.
+            gains = grey_world_gains(clean, pattern)
+            gain = exposure_gain(demosaic_bilinear(np.clip(clean, 0.0, 1.0), pattern) * gains)
+            rows.append([render_srgb(x, pattern, gains, gain) for x in (data["noisy"][k], denoised[k], clean)])
+            row = result["per_block"][k]
+            captions.append(f"{len(rows)}. image {row['image']} block {row['block']} ({pattern}): "
+                            f"{row['noisy_psnr']:.2f} → {row['psnr']:.2f} dB")  # fmt: skip
+        save_png(contact_sheet(rows, labels=("noisy", "denoised", "clean")), out / "contact_sheet.png")
+        text += "\nContact sheet rows (noisy | denoised | clean, preview ISP of n2n_raw/isp.py):\n\n"
+        text += "\n".join(f"- {c}" for c in captions) + "\n"
+    atomic_write_text(out / "metrics.md", text)
+
+
+def evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    add_arguments(parser, EvalConfig)
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    result = evaluate(from_arguments(EvalConfig, args))
+    print(markdown_table(result), end="")
+    return 0
