@@ -14,7 +14,7 @@ Folders (decoded with Pillow, no gamma correction — method.md pitfall 10)::
     <root>/BSD300/test/*.png|jpg          (or BSD300/images/test, or the test images directly)
     <root>/Set14/*.png                    (single-channel images such as bridge and man are skipped)
 
-With no folder at all, the embedded scikit-image validation photos (astronaut, coffee, chelsea; never used
+With no folder at all, the embedded scikit-image validation photos (chelsea, coffee, astronaut; never used
 for training) form one set, ``skimage``, with 1 repeat: a smoke test of the pipeline, not a paper number.
 """
 from __future__ import annotations
