@@ -185,3 +185,15 @@ def test_submit_cli_end_to_end_on_demo_style_blocks(tmp_path, capsys):
     assert main(["check-submission", str(out / "SubmitRaw.mat"), "--blocks", str(noisy_file)]) == 0
     assert main(args) == 2  # exists: refused without --force
     assert "pass --force" in capsys.readouterr().err
+
+
+def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        reference = blocks_like((1, 2, 8, 8))
+        paths = write_submission(tmp_path, reference, reference)
+    finally:
+        os.umask(old)
+    assert [oct(p.stat().st_mode & 0o777) for p in paths] == ["0o644", "0o644"]
