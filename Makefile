@@ -10,6 +10,10 @@ RUN ?= runs/sidd
 NPROC ?= 1
 CKPT ?= $(RUN)/checkpoints/latest.pt
 TRAIN_ARGS ?=
+EVAL_ARGS ?=
+SUBMIT_ARGS ?=
+# Folder of the validation/benchmark block files: SIDD's (beside SIDD_ROOT) or the demo set's.
+BLOCKS_DIR ?= $(if $(SIDD_ROOT),$(SIDD_ROOT)/..,$(DATA)/sidd-mini)
 
 .PHONY: help install test test-gpu test-slow data-demo data-sidd train-sidd train-srgb eval submit bench quality clean
 
@@ -41,11 +45,12 @@ train-sidd: data-sidd  ## train Neighbor2Neighbor on SIDD raw (demo set by defau
 train-srgb:  ## train on the synthetic sRGB track (embedded photos by default)
 	$(N2N) train --track srgb --out runs/srgb $(TRAIN_ARGS)
 
-eval:  ## raw validation PSNR/SSIM of CKPT on the validation blocks
-	$(N2N) evaluate --checkpoint $(CKPT) --blocks-dir $(if $(SIDD_ROOT),$(SIDD_ROOT)/..,$(DATA)/sidd-mini) --out $(RUN)/eval
+eval:  ## raw validation PSNR/SSIM of CKPT on the validation blocks (EVAL_ARGS=--ensemble, --limit N, ...)
+	$(N2N) evaluate --checkpoint $(CKPT) --blocks-dir $(BLOCKS_DIR) --out $(RUN)/eval $(EVAL_ARGS)
 
-submit:  ## SIDD benchmark submission files under submit/
-	$(N2N) submit --checkpoint $(CKPT) --blocks-dir $(if $(SIDD_ROOT),$(SIDD_ROOT)/..,$(DATA)/sidd-mini) --out submit
+submit:  ## SIDD benchmark submission files under submit/, checked again (SUBMIT_ARGS=--force to replace them)
+	$(N2N) submit --checkpoint $(CKPT) --blocks-dir $(BLOCKS_DIR) --out submit $(SUBMIT_ARGS)
+	$(N2N) check-submission submit/SubmitRaw.csv --blocks $(BLOCKS_DIR)/BenchmarkNoisyBlocksRaw.mat
 
 bench:  ## speed and memory, side by side with reference implementations
 	$(BIN)/python -m benchmarks.run_all
