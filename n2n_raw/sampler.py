@@ -32,13 +32,27 @@ class NeighborPairs(NamedTuple):
     g2: torch.Tensor
 
 
-def pairs_from_choices(choices: torch.Tensor) -> NeighborPairs:
-    """Turn per-cell choices k in 0..7, shape (N, H/2, W/2), into g1/g2 positions."""
+_TABLES: dict[torch.device, torch.Tensor] = {}
+
+
+def _pair_table(device: torch.device) -> torch.Tensor:
+    """The pair table on ``device``, copied there once (a per-step host→GPU copy would wait for the GPU)."""
+    if device not in _TABLES:
+        _TABLES[device] = _PAIR_TABLE.to(device)
+    return _TABLES[device]
+
+
+def pairs_from_choices(choices: torch.Tensor, validate: bool = True) -> NeighborPairs:
+    """Turn per-cell choices k in 0..7, shape (N, H/2, W/2), into g1/g2 positions.
+
+    ``validate=False`` skips the range check, which reads the tensor back to the host (a GPU
+    synchronisation): the training loop's own draws are in range by construction.
+    """
     if choices.dtype != torch.int64:
         choices = choices.long()
-    if choices.numel() and (choices.min() < 0 or choices.max() > 7):
+    if validate and choices.numel() and (choices.min() < 0 or choices.max() > 7):
         raise ValueError("neighbour-pair choices must lie in 0..7")
-    table = _PAIR_TABLE.to(choices.device)
+    table = _pair_table(choices.device)
     return NeighborPairs(table[choices, 0], table[choices, 1])
 
 
@@ -61,7 +75,7 @@ def draw_neighbor_pairs(
     choices = torch.randint(0, 8, (n, h // 2, w // 2), generator=generator, device=draw_device)
     if device is not None and torch.device(device) != choices.device:
         choices = choices.to(device, non_blocking=True)
-    return pairs_from_choices(choices)
+    return pairs_from_choices(choices, validate=False)  # randint(0, 8) is in range
 
 
 def _cells(x: torch.Tensor) -> torch.Tensor:

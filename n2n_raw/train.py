@@ -26,7 +26,7 @@ from .config import arg, from_dict, to_dict
 from .data import EpochSampler, bayer_training_set, derive_seed
 from .distributed import DistributedContext
 from .errors import CheckpointError, N2NError
-from .loss import GammaSchedule, Neighbor2NeighborLoss
+from .loss import GammaSchedule, LossTerms, Neighbor2NeighborLoss
 from .model import UNet, UNetConfig
 
 log = logging.getLogger("n2n_raw.train")
@@ -65,8 +65,8 @@ class TrainConfig:
     fixed_noise: bool = arg(False, "srgb: one fixed noisy copy per image instead of fresh noise every batch")
     seed: int = arg(0, "seed of every random choice (data order, crops, sampler, noise)")
     device: str = arg("auto", "auto (cuda if available), cpu, cuda, cuda:N")
-    amp: str = arg("auto", "bf16 autocast: auto (on for CUDA), bf16, off", ("auto", "bf16", "off"))
-    channels_last: str = arg("auto", "channels_last memory format: auto (on for CUDA), on, off", ("auto", "on", "off"))
+    amp: str = arg("auto", "bf16 autocast: auto (on for CUDA; off on CPU, where it is slower without native bf16), bf16, off; the output layer and loss stay fp32", ("auto", "bf16", "off"))
+    channels_last: str = arg("auto", "channels_last memory format: auto (on for CUDA; off on CPU, no measured gain), on, off", ("auto", "on", "off"))
     compile: bool = arg(False, "wrap the model in torch.compile")
     num_workers: int = arg(2, "data-loader worker processes")
     log_every: int = arg(20, "steps between log lines")
@@ -102,7 +102,40 @@ def model_config_for(config: TrainConfig) -> UNetConfig:
 
 
 def resolve_flag(value: str, device: torch.device) -> bool:
+    """Whether an ``auto|on|off`` (or ``auto|bf16|off``) switch is on for ``device``.
+
+    ``auto`` means CUDA only, for both switches. Measured with ``make bench`` on the 2-core AVX2 CPU of
+    benchmarks/README.md: channels_last gives no reliable gain there, and bf16 autocast is ~15× *slower*
+    (no native bf16 instructions), so neither pays on such a CPU. On CUDA both use the tensor-core path;
+    the network's last layer and the loss stay fp32 under bf16 (see UNet and Neighbor2NeighborLoss).
+    """
     return value in ("on", "bf16") or (value == "auto" and device.type == "cuda")
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """Adam; the fused kernel (one launch for all parameters) on CUDA, the multi-tensor one on CPU.
+
+    Same update rule as the official ``torch.optim.Adam(lr)``; only the implementation is batched.
+    """
+    fast = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **fast)
+
+
+def training_step(
+    model: torch.nn.Module, criterion: Neighbor2NeighborLoss, optimizer: torch.optim.Optimizer,
+    noisy: torch.Tensor, generator: torch.Generator, gamma: float, use_amp: bool,
+) -> LossTerms:
+    """One optimisation step on a batch ``noisy`` (N, C, H, W) already on the device.
+
+    Nothing here waits for the device: the returned loss terms are device tensors, read (``.item()``) only
+    when a log line is written.
+    """
+    with torch.autocast(noisy.device.type, dtype=torch.bfloat16) if use_amp else nullcontext():
+        terms = criterion(model, noisy, generator=generator, gamma=gamma)
+    optimizer.zero_grad(set_to_none=True)
+    terms.total.backward()
+    optimizer.step()
+    return terms
 
 
 def make_dataset(config: TrainConfig):
@@ -163,9 +196,12 @@ def train(config: TrainConfig, dist: DistributedContext | None = None) -> dict[s
     torch.manual_seed(config.seed)  # the initial weights, identical on every rank
     model = UNet(model_config).to(device)
     use_amp = resolve_flag(config.amp, device)
-    if resolve_flag(config.channels_last, device):
+    channels_last = resolve_flag(config.channels_last, device)
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed crop size: pick the fastest kernels once
+    optimizer = make_optimizer(model, config, device)
     criterion = Neighbor2NeighborLoss()
     schedule = config.gamma_at()
 
@@ -236,13 +272,9 @@ def train(config: TrainConfig, dist: DistributedContext | None = None) -> dict[s
                     noisy = batch["noisy"].to(device, non_blocking=True)
                 else:
                     noisy = add_noise(batch["clean"].to(device, non_blocking=True), generator)
-                if resolve_flag(config.channels_last, device):
+                if channels_last:
                     noisy = noisy.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device.type, dtype=torch.bfloat16) if use_amp else nullcontext():
-                    terms = criterion(train_model, noisy, generator=generator, gamma=gamma)
-                optimizer.zero_grad(set_to_none=True)
-                terms.total.backward()
-                optimizer.step()
+                terms = training_step(train_model, criterion, optimizer, noisy, generator, gamma, use_amp)
                 step += 1
                 batch_in_epoch += 1
                 bar.update(1)
