@@ -244,7 +244,7 @@ def _write_all(config: DemoConfig, root: Path) -> None:
         "note": "SIDD-mini demo set: synthetic captures from scikit-image photos with real SIDD noise levels",
     }
     (root / sidd.BLOCKS_INFO).write_text(json.dumps(info, indent=1))
-    (medium / "Scene_Instances.txt").write_text("\n".join(instances["train"]) + "\n")
+    (medium / "Scene_Instances.txt").write_text("\n".join(sorted(instances["train"])) + "\n")
     with (medium / "noise_level_functions.csv").open("wb") as fh:
         fh.write((Path(sidd.__file__).parent / "resources" / "sidd_noise_level_functions.csv").read_bytes())
     (root / "README.txt").write_text(README.format(config=json.dumps(config.recipe())))
