@@ -14,6 +14,13 @@ EVAL_ARGS ?=
 SUBMIT_ARGS ?=
 # Folder of the validation/benchmark block files: SIDD's (beside SIDD_ROOT) or the demo set's.
 BLOCKS_DIR ?= $(if $(SIDD_ROOT),$(SIDD_ROOT)/..,$(DATA)/sidd-mini)
+# Training crops, kept apart per source so that switching between SIDD and the demo set never re-cuts them.
+PREPARED ?= $(DATA)/prepared/$(if $(SIDD_ROOT),sidd,sidd-mini)
+# train-sidd's length. Default: about 10 minutes on 2 CPU cores (smaller crops, larger lr, a few hundred
+# steps; it already denoises). FULL=1: the paper's raw recipe (256² crops, lr 1e-4, 100 epochs) for a GPU.
+SIDD_QUICK := --epochs 8 --steps-per-epoch 60 --crop 128 --lr 5e-4 --validation-limit 64
+SIDD_FULL := --epochs 100
+SIDD_PRESET ?= $(if $(FULL),$(SIDD_FULL),$(SIDD_QUICK))
 
 .PHONY: help install test test-gpu test-slow data-demo data-sidd train-sidd train-srgb eval submit bench quality clean
 
@@ -36,11 +43,11 @@ test-slow:  ## the long checks
 data-demo:  ## write the embedded SIDD-mini demo set under data/sidd-mini
 	$(N2N) make-demo-data --out $(DATA)/sidd-mini
 
-data-sidd:  ## cut training crops from SIDD (SIDD_ROOT) or from the demo set
-	$(N2N) prepare-sidd $(if $(SIDD_ROOT),--sidd-root $(SIDD_ROOT),--sidd-root $(DATA)/sidd-mini/SIDD_Medium_Raw --make-demo-if-missing) --out $(DATA)/prepared
+data-sidd: $(if $(SIDD_ROOT),,data-demo)  ## cut training crops from SIDD (SIDD_ROOT) or from the demo set
+	$(N2N) prepare-sidd --sidd-root $(or $(SIDD_ROOT),$(DATA)/sidd-mini/SIDD_Medium_Raw) --out $(PREPARED)
 
-train-sidd: data-sidd  ## train Neighbor2Neighbor on SIDD raw (demo set by default; NPROC=N for torchrun)
-	$(if $(filter-out 1,$(NPROC)),$(BIN)/torchrun --standalone --nproc_per_node $(NPROC) -m n2n_raw,$(N2N)) train --track raw --data $(DATA)/prepared --validation-dir $(if $(SIDD_ROOT),$(SIDD_ROOT)/..,$(DATA)/sidd-mini) --out $(RUN) $(TRAIN_ARGS)
+train-sidd: data-sidd  ## train on SIDD raw (demo set unless SIDD_ROOT; ~10 min CPU, FULL=1 paper length; NPROC=N)
+	$(if $(filter-out 1,$(NPROC)),$(BIN)/torchrun --standalone --nproc_per_node $(NPROC) -m n2n_raw,$(N2N)) train --track raw --data $(PREPARED) --validation-dir $(BLOCKS_DIR) --out $(RUN) $(SIDD_PRESET) $(TRAIN_ARGS)
 
 train-srgb:  ## train on the synthetic sRGB track (embedded photos by default)
 	$(N2N) train --track srgb --out runs/srgb $(TRAIN_ARGS)
