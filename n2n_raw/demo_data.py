@@ -90,7 +90,7 @@ def load_photo(name: str, short_side: int, max_side: int) -> np.ndarray:
     h, w = image.shape[:2]
     scale = min(short_side / min(h, w), max_side / max(h, w))
     size = (2 * round(h * scale / 2), 2 * round(w * scale / 2))
-    return np.clip(skimage.transform.resize(image[..., :3], size, order=3, anti_aliasing=scale < 1), 0.0, 1.0)
+    return np.clip(skimage.transform.resize(image[..., :3], size, order=1, anti_aliasing=scale < 1), 0.0, 1.0)
 
 
 def assign_instances(config: DemoConfig) -> dict[str, list[str]]:
