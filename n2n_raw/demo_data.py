@@ -161,7 +161,7 @@ def write_demo(config: DemoConfig) -> Path:
         except ValueError:
             recipe = None
         if recipe == config.recipe():
-            log.info("%s: SIDD-mini demo set already present (same settings); nothing to do", out)
+            log.warning("%s: the SYNTHETIC SIDD-mini demo set (not real SIDD) is already there; nothing to do", out)
             return out
         if not config.force:
             raise DataError(f"{out}: holds a demo set made with other settings; pass --force to replace it")
