@@ -8,7 +8,6 @@ a checkpoint and a validation table, and ``evaluate-srgb`` runs on that checkpoi
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
