@@ -13,7 +13,7 @@ import gc
 import torch
 
 from n2n_raw.loss import Neighbor2NeighborLoss
-from n2n_raw.train import TrainConfig, make_optimizer, resolve_flag, training_step
+from n2n_raw.train import TrainConfig, make_optimizer, resolve_amp, resolve_channels_last, training_step
 
 from .common import fresh_model, noisy_batch, peak_tensor_bytes, row
 from .references import deepinv_step, official_step
@@ -28,7 +28,7 @@ def _peak(step) -> int:
 def run(device: torch.device, quick: bool = False) -> dict:
     noisy = noisy_batch(4, 64 if quick else 256, device)
     default = TrainConfig()
-    cl, amp = resolve_flag(default.channels_last, device), resolve_flag(default.amp, device)
+    cl, amp = resolve_channels_last(default.channels_last, device), resolve_amp(default.amp, device)
     peaks = {}
 
     model = fresh_model(device, cl)

@@ -4,8 +4,10 @@ Variants, each with its own copy of the same initial weights, optimiser and gene
 
 * ``official``: the paper code's step (mask sampler, fp32, NCHW, ``torch.optim.Adam``);
 * ``ours (default)``: :func:`n2n_raw.train.training_step` as ``TrainConfig()`` resolves it on this device;
-* ``ours fp32 channels_last`` and ``ours bf16 channels_last``: the other switches. On a CPU without native
-  bf16 instructions the bf16 step is emulated and very slow, so it is timed twice only.
+* the other fp32 memory layout, and ``ours bf16 channels_last``. On a CPU without native bf16 instructions
+  the bf16 step is emulated and very slow, so it is timed once (after a warm-up step).
+
+The profiler's table of one of our steps (where the time goes) is kept in the JSON and the README.
 
 Each time is also given as a fraction of the FLOP-bound limit (:mod:`benchmarks.bench_flops`).
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from n2n_raw.loss import Neighbor2NeighborLoss
-from n2n_raw.train import TrainConfig, make_optimizer, resolve_flag, training_step
+from n2n_raw.train import TrainConfig, make_optimizer, resolve_amp, resolve_channels_last, training_step
 
 from .common import fmt_seconds, fresh_model, has_native_bf16, noisy_batch, row, time_alternating
 from .references import official_step
@@ -36,20 +38,33 @@ def _official(device: torch.device, noisy: torch.Tensor):
     return lambda: official_step(model, optimizer, noisy, generator)
 
 
+def profile_step(device: torch.device, noisy: torch.Tensor, channels_last: bool, amp: bool, rows: int = 10) -> str:
+    """The profiler's table of the ops where one of our steps spends its time (after a warm-up step)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step = _ours(device, noisy, channels_last, amp)
+    step()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        step()
+    sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=sort, row_limit=rows)
+
+
 def run(device: torch.device, quick: bool = False, step_flops: int = 0, conv_gflops: float = 0.0) -> dict:
     crop = 64 if quick else 256
     noisy = noisy_batch(4, crop, device)
     default = TrainConfig()
-    cl, amp = resolve_flag(default.channels_last, device), resolve_flag(default.amp, device)
+    cl, amp = resolve_channels_last(default.channels_last, device), resolve_amp(default.amp, device)
     variants = {"official": _official(device, noisy), "ours (default)": _ours(device, noisy, cl, amp)}
-    if not cl or amp:
-        variants["ours fp32 channels_last"] = _ours(device, noisy, True, False)
+    # The other fp32 layout, to show what the layout alone is worth here.
+    other = "ours fp32 NCHW" if cl and not amp else "ours fp32 channels_last"
+    variants[other] = _ours(device, noisy, other.endswith("channels_last"), False)
     repeats = 2 if quick else 7
     timings = time_alternating(variants, repeats=repeats, warmup=1, device=device)
-    bf16_label = "ours bf16 channels_last"
     slow = not has_native_bf16(device)
     if not amp and not (quick and slow):
-        bf16 = {bf16_label: _ours(device, noisy, True, True)}
+        bf16 = {"ours bf16 channels_last": _ours(device, noisy, True, True)}
         timings.update(time_alternating(bf16, repeats=1 if slow else repeats, warmup=1, device=device))
     t_ref = timings["official"].median
     limit = step_flops / (conv_gflops * 1e9) if step_flops and conv_gflops else 0.0
@@ -58,14 +73,18 @@ def run(device: torch.device, quick: bool = False, step_flops: int = 0, conv_gfl
         if name == "official":
             continue
         is_bf16 = "bf16" in name or (name == "ours (default)" and amp)
-        target = 2.5 if is_bf16 else 1.4
-        frac = f"; {limit / t.median:.0%} of FLOP limit" if limit else ""
+        note = f"channels_last={cl}, bf16={amp}; " if name == "ours (default)" else ""
+        if limit:
+            note += f"{limit / t.median:.0%} of FLOP limit (official {limit / t_ref:.0%})"
+        if name == "ours bf16 channels_last" and slow:
+            note += "; no native bf16 on this device: emulated, timed once"
         rows.append(row(f"training step, {name}", fmt_seconds(t.median), fmt_seconds(t_ref), t_ref / t.median,
-                        target, f"official at {limit / t_ref:.0%} of FLOP limit{frac}" if limit else ""))  # fmt: skip
+                        2.5 if is_bf16 else 1.4, note))  # fmt: skip
     return {
         "defaults": {"channels_last": cl, "amp": amp},
         "crop_raw": crop, "flop_limit_s": limit,
         "timings": {k: v.samples for k, v in timings.items()},
         "step_seconds": timings["ours (default)"].median,
+        "profile": profile_step(device, noisy, cl, amp),
         "rows": rows,
     }

@@ -41,10 +41,11 @@ def machine_line(info: dict) -> str:
             f"{info.get('load_average_1min', '?')}")  # fmt: skip
 
 
-def update_readme(table: str, command: str, info: dict, seconds: float) -> None:
+def update_readme(table: str, command: str, info: dict, seconds: float, profile: str = "") -> None:
     """Replace the table between the markers of README.md (the rest of the file is hand-written)."""
+    where = f"\n\nWhere one of our training steps spends its time (`torch.profiler`):\n\n```\n{profile.strip()}\n```" if profile else ""
     block = (f"{TABLE_START}\nCommand: `{command}` ({seconds / 60:.1f} min)  \nMachine: {machine_line(info)}\n\n"
-             f"{table}\n{TABLE_END}")  # fmt: skip
+             f"{table}{where}\n{TABLE_END}")  # fmt: skip
     text = README.read_text() if README.exists() else f"# Benchmarks\n\n{TABLE_START}\n{TABLE_END}\n"
     head, rest = text.split(TABLE_START, 1)
     README.write_text(head + block + rest.split(TABLE_END, 1)[1])
@@ -90,10 +91,11 @@ def main(argv: list[str] | None = None) -> int:
                         "note": f"limit {f['step_flops'] / f['conv_gflops']['nchw_fp32'] / 1e9:.2f} s/step"})  # fmt: skip
     table = markdown_table(rows)
     info = machine()
-    print(f"\nMachine: {machine_line(info)}\n\n{table}")
+    profile = results.get("step", {}).get("profile", "")
+    print(f"\nMachine: {machine_line(info)}\n\n{table}\n\n{profile}")
     command = "make bench" + (" (--quick)" if args.quick else "")
     if not args.quick and not args.no_readme and set(args.only) == set(BENCHMARKS):
-        update_readme(table, command, info, time.perf_counter() - start)
+        update_readme(table, command, info, time.perf_counter() - start, profile)
     return 0
 
 

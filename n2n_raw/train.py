@@ -66,7 +66,7 @@ class TrainConfig:
     seed: int = arg(0, "seed of every random choice (data order, crops, sampler, noise)")
     device: str = arg("auto", "auto (cuda if available), cpu, cuda, cuda:N")
     amp: str = arg("auto", "bf16 autocast: auto (on for CUDA; off on CPU, where it is slower without native bf16), bf16, off; the output layer and loss stay fp32", ("auto", "bf16", "off"))
-    channels_last: str = arg("auto", "channels_last memory format: auto (on for CUDA; off on CPU, no measured gain), on, off", ("auto", "on", "off"))
+    channels_last: str = arg("auto", "channels_last memory format: auto (on for CUDA and CPU, where it measured faster), on, off", ("auto", "on", "off"))
     compile: bool = arg(False, "wrap the model in torch.compile")
     num_workers: int = arg(2, "data-loader worker processes")
     log_every: int = arg(20, "steps between log lines")
@@ -101,15 +101,23 @@ def model_config_for(config: TrainConfig) -> UNetConfig:
     return UNetConfig(in_channels=channels, out_channels=channels)
 
 
-def resolve_flag(value: str, device: torch.device) -> bool:
-    """Whether an ``auto|on|off`` (or ``auto|bf16|off``) switch is on for ``device``.
+def resolve_amp(value: str, device: torch.device) -> bool:
+    """Whether bf16 autocast is on: ``bf16``, or ``auto`` on CUDA.
 
-    ``auto`` means CUDA only, for both switches. Measured with ``make bench`` on the 2-core AVX2 CPU of
-    benchmarks/README.md: channels_last gives no reliable gain there, and bf16 autocast is ~15× *slower*
-    (no native bf16 instructions), so neither pays on such a CPU. On CUDA both use the tensor-core path;
-    the network's last layer and the loss stay fp32 under bf16 (see UNet and Neighbor2NeighborLoss).
+    Not ``auto`` on CPU: on the AVX2 CPU of benchmarks/README.md (no AVX-512 BF16 or AMX) a bf16 step is
+    emulated and 5–15× *slower* than fp32; a CPU with native bf16 can be given ``--amp bf16``. Under autocast
+    the network's output layer and the loss stay fp32 (see UNet and Neighbor2NeighborLoss).
     """
-    return value in ("on", "bf16") or (value == "auto" and device.type == "cuda")
+    return value == "bf16" or (value == "auto" and device.type == "cuda")
+
+
+def resolve_channels_last(value: str, device: torch.device) -> bool:
+    """Whether the model and batches use channels_last: ``on``, or ``auto`` on CUDA and CPU alike.
+
+    On CUDA it is the layout of the tensor-core convolution kernels; on the CPU of benchmarks/README.md
+    the same fp32 step measured 1.07–1.12× faster than NCHW (oneDNN's blocked kernels).
+    """
+    return value == "on" or (value == "auto" and device.type in ("cuda", "cpu"))
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
@@ -197,8 +205,8 @@ def train(config: TrainConfig, dist: DistributedContext | None = None) -> dict[s
     model_config = model_config_for(config)
     torch.manual_seed(config.seed)  # the initial weights, identical on every rank
     model = UNet(model_config).to(device)
-    use_amp = resolve_flag(config.amp, device)
-    channels_last = resolve_flag(config.channels_last, device)
+    use_amp = resolve_amp(config.amp, device)
+    channels_last = resolve_channels_last(config.channels_last, device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     if device.type == "cuda":
