@@ -42,6 +42,17 @@ def mat_format(path: str | os.PathLike) -> str:
     raise DataError(f"{path}: not a MAT file (header starts {header[:20]!r})")
 
 
+def _pick_key(path: Path, keys: list[str], key: str | None, kind: str) -> str:
+    """``key`` if the file has it, or the file's only variable when ``key`` is None."""
+    if key is None:
+        if len(keys) != 1:
+            raise DataError(f"{path}: expected one variable, found {keys}")
+        return keys[0]
+    if key not in keys:
+        raise DataError(f"{path}: {kind} file has no variable '{key}' (has: {', '.join(keys) or 'none'})")
+    return key
+
+
 def _read_v73(path: Path, key: str | None) -> np.ndarray:
     import h5py
 
@@ -50,13 +61,7 @@ def _read_v73(path: Path, key: str | None) -> np.ndarray:
     except OSError as exc:
         raise DataError(f"{path}: unreadable HDF5/MAT v7.3 file ({exc})") from None
     with fh:
-        keys = [k for k in fh.keys() if not k.startswith("#")]
-        if key is None:
-            if len(keys) != 1:
-                raise DataError(f"{path}: expected one variable, found {keys}")
-            key = keys[0]
-        if key not in fh:
-            raise DataError(f"{path}: MAT v7.3 file has no variable '{key}' (has: {', '.join(keys) or 'none'})")
+        key = _pick_key(path, [k for k in fh.keys() if not k.startswith("#")], key, "MAT v7.3")
         ds = fh[key]
         if not isinstance(ds, h5py.Dataset):
             raise DataError(f"{path}: variable '{key}' is not a numeric array")
@@ -81,14 +86,7 @@ def _read_v5(path: Path, key: str | None) -> np.ndarray:
         contents = scipy.io.loadmat(path)
     except Exception as exc:  # scipy raises ValueError/TypeError/OSError on damaged files
         raise DataError(f"{path}: unreadable MAT v5 file ({type(exc).__name__}: {exc})") from None
-    keys = [k for k in contents if not k.startswith("__")]
-    if key is None:
-        if len(keys) != 1:
-            raise DataError(f"{path}: expected one variable, found {keys}")
-        key = keys[0]
-    if key not in contents:
-        raise DataError(f"{path}: MAT v5 file has no variable '{key}' (has: {', '.join(keys) or 'none'})")
-    return contents[key]
+    return contents[_pick_key(path, [k for k in contents if not k.startswith("__")], key, "MAT v5")]
 
 
 def read_mat(path: str | os.PathLike, key: str | None = None) -> np.ndarray:

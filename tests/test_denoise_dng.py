@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import rawpy
 import tifffile
-import torch
 from PIL import Image
 from torch import nn
 
@@ -22,12 +21,7 @@ WHITE = 1023
 COLOR_MATRIX = [1.0, -0.3, -0.1, -0.4, 1.3, 0.1, -0.1, 0.2, 0.6]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: a second thread only contends
 
 
 def _rational(values, den=10000):

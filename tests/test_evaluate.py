@@ -21,12 +21,7 @@ from n2n_raw.metrics import block_metrics
 from n2n_raw.model import UNet, UNetConfig
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: a second thread only contends
 
 
 @pytest.fixture

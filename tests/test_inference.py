@@ -13,13 +13,7 @@ from n2n_raw.inference import TRANSFORMS, denoise_blocks, denoise_mosaic_tiled, 
 from n2n_raw.isp import cfa_masks
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two shared cores: a second intra-op thread only adds spin-wait contention for these tiny tensors.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: a second thread only contends
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)

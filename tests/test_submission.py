@@ -12,7 +12,6 @@ import re
 import numpy as np
 import pytest
 import scipy.io
-import torch
 
 from n2n_raw import submission
 from n2n_raw.cli import main
@@ -21,12 +20,7 @@ from n2n_raw.submission_check import check_submission
 from tests.eval_fixtures import write_block_dir, write_tiny_checkpoint
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: a second thread only contends
 
 
 def blocks_like(shape, seed=0, dtype=np.float32):
