@@ -54,7 +54,6 @@ _FILE_NAME = re.compile(r"^(?:(\d{4})_)?(NOISY|GT|METADATA)_RAW_(\d{3})\.mat$", 
 _INSTANCE_NAME = re.compile(r"^(\d{4})_(\d{3})_([A-Z0-9]{2})_(\d{5})_(\d{5})_(\d{4})_([LNH])$")
 
 
-# --------------------------------------------------------------------------------------------------------
 # Packaged tables (copied unchanged from the SIDD website; see n2n_raw/resources/README.md)
 
 
@@ -81,7 +80,6 @@ def benchmark_instances() -> list[str]:
     return [r["scene_instance_id"] for r in sorted(_resource_rows("sidd_benchmark_instances.csv"), key=lambda r: int(r["index"]))]
 
 
-# --------------------------------------------------------------------------------------------------------
 # Scene instances and Medium files
 
 
@@ -168,7 +166,6 @@ def companion(image: MediumImage, kind: str) -> Path | None:
     return None
 
 
-# --------------------------------------------------------------------------------------------------------
 # Arrays: full images and block files
 
 
@@ -292,7 +289,6 @@ def _block_instances(blocks_dir: Path, split: str, n: int, noisy_path: Path, exp
     return [SceneInstance.parse(name) for name in benchmark_instances()]
 
 
-# --------------------------------------------------------------------------------------------------------
 # Metadata (MATLAB imfinfo of the DNG, saved as a v5 struct)
 
 
