@@ -70,6 +70,7 @@ class QualityConfig:
     # One thread: on a CPU shared with other jobs, 2 OpenMP threads per process ran 5-8x *slower* than one.
     threads: int = arg(1, "torch CPU threads")
     force: bool = arg(False, "rerun methods already in the run cache")
+    report_only: bool = arg(False, "train nothing: write the reports from the runs already cached")
 
     def resolved(self) -> "QualityConfig":
         """Fill the fields left at 0/-1 from the preset and check the method names."""
@@ -154,7 +155,7 @@ def run_study(config: QualityConfig) -> dict:
     skipped = {}
     if "nb2nb_bf16" in config.methods and (reason := bf16_decision(config, device)):
         skipped["nb2nb_bf16"] = reason
-    signature = {k: v for k, v in asdict(config).items() if k not in ("out", "methods", "seeds", "repeat_seeds", "force", "threads", "bf16")}
+    signature = {k: v for k, v in asdict(config).items() if k not in ("out", "methods", "seeds", "repeat_seeds", "force", "threads", "bf16", "report_only")}
     log.info("quality study on %s: %d scored blocks, %d training captures, budget %s", device, len(blocks.noisy),
              len(ctx["captures"]), config.training_budget())  # fmt: skip
     # Seed 0 of every method first (the table), then the extra seeds: a run cut short still has every row.
@@ -171,6 +172,8 @@ def run_study(config: QualityConfig) -> dict:
             if cached.get("signature") == signature:
                 runs.append(cached)
                 continue
+        if config.report_only:
+            continue
         log.info("%s, seed %d", name, seed)
         record = run_method(name, seed, config, ctx) | {"signature": signature}
         path.write_text(json.dumps(record))
