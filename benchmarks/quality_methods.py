@@ -232,12 +232,10 @@ def nlf_for(blocks: Blocks, index: int) -> dict[str, tuple[float, float]]:
     if instance is not None and instance.name in table:
         return table[instance.name]
     noisy, clean, pattern = blocks.noisy[index], blocks.clean[index], blocks.patterns[index]
+    from n2n_raw.isp import cfa_masks
+
     fits = {}
-    for letter in "RGB":
-        sel = np.zeros(noisy.shape, bool)
-        for k, c in enumerate(pattern):
-            if c == letter:
-                sel[k // 2 :: 2, k % 2 :: 2] = True
+    for letter, sel in zip("RGB", cfa_masks(noisy.shape, pattern)):
         x, r2 = clean[sel].astype(np.float64), (noisy[sel] - clean[sel]).astype(np.float64) ** 2
         beta1, beta2 = np.polyfit(x, r2, 1)
         fits[letter.lower()] = (max(float(beta1), 1e-7), max(float(beta2), 0.0))
