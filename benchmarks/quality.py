@@ -37,9 +37,11 @@ ALL_METHODS = ("identity", *LEARNED, "bm3d")
 # Comparisons whose differences are expected to be small (tenths of a dB): these get the extra seeds.
 REPEATED = ("nb2nb_g1", "nb2nb_g0", "nb2nb_fixed", "nb2nb_g2", "nb2nb_ramp")
 PRESETS = {
-    # 2 shared CPU cores, about an hour: 128² Bayer crops (64² packed, 32² sub-images), 20 scored blocks.
+    # 2 CPU cores, about an hour: the paper's 256² Bayer crops (128² packed, 64² sub-images), 20 scored blocks.
+    # Not 128²: its 32² sub-images reach the U-Net's 1/32 level as 1×1, and the models then fail on larger
+    # inputs (see n2n_raw.train.warn_small_subimages). QUALITY.md's first table was measured at --crop 128.
     # lr 1e-3: at a few hundred steps the raw recipe's 1e-4 leaves every network far below the noisy input.
-    "cpu": {"steps": 250, "crop": 128, "eval_blocks": 20, "curve_blocks": 6, "epochs": 10, "lr": 1e-3},
+    "cpu": {"steps": 250, "crop": 256, "eval_blocks": 20, "curve_blocks": 6, "epochs": 10, "lr": 1e-3},
     # One GPU: the paper's crop, a few epochs' worth of steps, every block scored.
     "gpu": {"steps": 20000, "crop": 256, "eval_blocks": 0, "curve_blocks": 160, "epochs": 100, "lr": 1e-4},
 }

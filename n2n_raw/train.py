@@ -147,6 +147,20 @@ def training_step(
     return terms
 
 
+def warn_small_subimages(config: TrainConfig) -> None:
+    """Warn when the sub-images are smaller than 64²: the U-Net's 1/32 level is then 1×1 (or padding).
+
+    The network then learns global (whole-crop) features at its bottleneck that do not carry over to larger
+    images: a model trained on 64² sRGB crops (32² sub-images) scored 16.8 dB on 32² tiles of a photo but 9.9 dB
+    on the whole photo. The paper's 256² crops give 128² (sRGB) and 64² (packed raw) sub-images.
+    """
+    sub = config.crop // (4 if config.track == "raw" else 2)
+    if sub < 64:
+        log.warning("--crop %d gives %d² sub-images: the U-Net's 1/32 level is %s; models trained so generalise "
+                    "poorly to larger images (use --crop %d or more)", config.crop, sub,
+                    "1×1" if sub >= 32 else "padding", 256 if config.track == "raw" else 128)  # fmt: skip
+
+
 def make_dataset(config: TrainConfig):
     if config.track == "raw":
         if not config.data:
@@ -233,6 +247,7 @@ def train(config: TrainConfig, dist: DistributedContext | None = None) -> dict[s
 
     # 3. Data: a deterministic stream of (epoch, index) keys, split across ranks.
     dataset = make_dataset(config)
+    warn_small_subimages(config)
     sampler = EpochSampler(len(dataset), local_batch, config.seed, dist.rank, dist.world_size, config.steps_per_epoch)
     loader_kwargs = dict(batch_size=local_batch, sampler=sampler, num_workers=config.num_workers,
                          pin_memory=device.type == "cuda", drop_last=True,
