@@ -103,7 +103,7 @@ def machine() -> dict[str, object]:
                 flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    vector = "AVX-512 BF16" if "avx512_bf16" in flags else "AVX-512" if "avx512f" in flags else (
+    vector = "AMX + AVX-512 BF16" if "amx_bf16" in flags else "AVX-512 BF16" if "avx512_bf16" in flags else "AVX-512" if "avx512f" in flags else (
         "AVX2" if "avx2" in flags else "other")
     info: dict[str, object] = {
         "cpu": cpu, "vector_isa": vector, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
@@ -132,9 +132,9 @@ def fmt_seconds(seconds: float) -> str:
 
 def has_native_bf16(device: torch.device | str) -> bool:
     """CUDA GPUs, and CPUs with AVX-512 BF16 or AMX; elsewhere bf16 convolutions are emulated (slow)."""
-    if torch.device(device).type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return machine()["vector_isa"] == "AVX-512 BF16" or "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    from n2n_raw.distributed import native_bf16
+
+    return native_bf16(device)
 
 
 def fresh_model(device: torch.device | str, channels_last: bool = False, seed: int = 0) -> torch.nn.Module:

@@ -6,15 +6,17 @@ SIDD-mini demo set (made if missing), with the raw protocol of :mod:`n2n_raw.met
 * the noisy input (identity) and BM3D per CFA plane with the capture's known noise level function;
 * the same U-Net trained with the same budget (steps, batch, crops, Adam, lr schedule, initial weights) by
   N2C (supervised), Noise2Noise (frames _010/_011), and Neighbor2Neighbor with γ = 0, 1, 2, the official
-  ramp, the fixed sampler, and bf16 autocast (:mod:`benchmarks.quality_methods`).
+  ramp and the fixed sampler (:mod:`benchmarks.quality_methods`), all in the base precision (bf16 autocast
+  where it is native, as ``n2n-raw train --amp auto``; else fp32), plus γ = 1 in the other precision.
 
 Each (method, seed) run is cached as ``<out>/runs/<method>_seed<k>.json`` (with the budget it ran under), so
 an interrupted study resumes and extra seeds can be added later. Outputs (:mod:`benchmarks.quality_report`):
 ``quality.json``, ``QUALITY.md``, ``quality_plot.png`` (validation PSNR against step) and
 ``quality_contact_sheet.png``.
 
-Budgets: ``--budget cpu`` (default) is sized for about an hour on 2 shared CPU cores; ``--budget gpu`` is the
-paper-like scale for one GPU (crop 256, 20k steps, every block). Any explicit ``--steps``/``--crop``/… wins.
+Budgets: ``--budget cpu`` (default) is sized for about an hour on 2 CPU cores with native bf16 (AMX or
+AVX-512 BF16; an AVX2-only CPU runs fp32 and takes about 3× longer); ``--budget gpu`` is the paper-like scale
+for one GPU (crop 256, 20k steps, every block). Any explicit ``--steps``/``--crop``/… wins.
 """
 from __future__ import annotations
 
@@ -40,10 +42,13 @@ PRESETS = {
     # 2 CPU cores, about an hour: the paper's 256² Bayer crops (128² packed, 64² sub-images), 20 scored blocks.
     # Not 128²: its 32² sub-images reach the U-Net's 1/32 level as 1×1, and the models then fail on larger
     # inputs (see n2n_raw.train.warn_small_subimages). QUALITY.md's first table was measured at --crop 128.
-    # lr 1e-3: at a few hundred steps the raw recipe's 1e-4 leaves every network far below the noisy input.
-    "cpu": {"steps": 250, "crop": 256, "eval_blocks": 20, "curve_blocks": 6, "epochs": 10, "lr": 1e-3},
-    # One GPU: the paper's crop, a few epochs' worth of steps, every block scored.
-    "gpu": {"steps": 20000, "crop": 256, "eval_blocks": 0, "curve_blocks": 160, "epochs": 100, "lr": 1e-4},
+    # lr 1e-3 halved after 50 % and 75 % (the `make train-sidd` CPU preset): at a few hundred steps the raw
+    # recipe's 1e-4, or the paper's early halvings, leave every network far below the noisy input.
+    "cpu": {"steps": 1000, "crop": 256, "eval_blocks": 40, "curve_blocks": 16, "epochs": 8, "lr": 1e-3,
+            "lr_milestones": (50, 75)},
+    # One GPU: the paper's crop, a few epochs' worth of steps, every block scored, the paper's halvings.
+    "gpu": {"steps": 20000, "crop": 256, "eval_blocks": 0, "curve_blocks": 160, "epochs": 100, "lr": 1e-4,
+            "lr_milestones": (19, 39, 59, 79)},
 }
 
 
@@ -63,11 +68,13 @@ class QualityConfig:
     crop: int = arg(0, "training crop side, Bayer pixels, multiple of 4 (0: preset)")
     lr: float = arg(0.0, "Adam learning rate, halved after 19/39/59/79 % of the epochs (0: preset)")
     epochs: int = arg(0, "schedule epochs: lr halvings and the γ ramp advance per steps/epochs steps (0: preset)")
+    lr_milestones: tuple[int, ...] = arg((), "% of the schedule epochs after which lr halves (empty: preset)")
+    precision: str = arg("auto", "base precision of every learned method: auto (bf16 where native, as `n2n-raw train --amp auto`), fp32, bf16", ("auto", "fp32", "bf16"))
     eval_blocks: int = arg(-1, "blocks scored, spread over the images (0: all; -1: preset)")
     curve_blocks: int = arg(-1, "validation blocks for the PSNR-vs-step curve (0: all; -1: preset)")
     curve_points: int = arg(5, "validation points per training run (step 0 and the last step included)")
     sheet_blocks: int = arg(4, "blocks (rows) in the contact sheet")
-    bf16: str = arg("auto", "bf16 autocast run: auto (only where bf16 is native), on, off", ("auto", "on", "off"))
+    bf16: str = arg("auto", "with an fp32 base, the bf16 check run: auto (only where bf16 is native), on, off", ("auto", "on", "off"))
     device: str = arg("auto", "auto (cuda if available), cpu, cuda")
     # One thread: on a CPU shared with other jobs, 2 OpenMP threads per process ran 5-8x *slower* than one.
     threads: int = arg(1, "torch CPU threads")
@@ -80,14 +87,31 @@ class QualityConfig:
         if unknown:
             raise SystemExit(f"unknown methods {sorted(unknown)}; choose from {' '.join(ALL_METHODS)}")
         preset = PRESETS[self.budget]
-        fills = {k: v for k, v in preset.items() if getattr(self, k) in (0, -1, 0.0)}
+        fills = {k: v for k, v in preset.items() if getattr(self, k) in (0, -1, 0.0, ())}
         resolved = replace(self, **fills)
         if resolved.crop % 4:
             raise SystemExit(f"--crop must be a multiple of 4 (packed sub-images need even sides), got {resolved.crop}")
         return resolved
 
-    def training_budget(self) -> Budget:
-        return Budget(self.steps, self.batch_size, self.crop, self.lr, self.epochs, self.curve_points)
+    def base_bf16(self, device: torch.device) -> bool:
+        """The resolved base precision: bf16 autocast (True) or fp32 (False)."""
+        from n2n_raw.train import resolve_amp
+
+        return resolve_amp({"fp32": "off"}.get(self.precision, self.precision), device)
+
+    def training_budget(self, base_bf16: bool) -> Budget:
+        return Budget(self.steps, self.batch_size, self.crop, self.lr, self.epochs, self.curve_points,
+                      tuple(self.lr_milestones), base_bf16)  # fmt: skip
+
+
+def precision_skips(config: QualityConfig, device: torch.device, base_bf16: bool) -> dict[str, str]:
+    """The precision-check method that duplicates nb2nb_g1 at the base precision, and why the other is skipped."""
+    if base_bf16:
+        return {"nb2nb_bf16": "bf16 is the base precision here: this is nb2nb_g1"}
+    skipped = {"nb2nb_fp32": "fp32 is the base precision here: this is nb2nb_g1"}
+    if reason := bf16_decision(config, device):
+        skipped["nb2nb_bf16"] = reason
+    return skipped
 
 
 def bf16_decision(config: QualityConfig, device: torch.device) -> str | None:
@@ -113,7 +137,7 @@ def run_method(name: str, seed: int, config: QualityConfig, ctx: dict) -> dict:
         denoised = bm3d_blocks(blocks, log.info)
     else:
         model, curve, train_s = train_method(
-            LEARNED[name], ctx["captures"], config.training_budget(), seed, device,
+            LEARNED[name], ctx["captures"], config.training_budget(ctx["base_bf16"]), seed, device,
             validate=lambda m: psnr_of(m, ctx["curve"], device), log=log.info,
         )  # fmt: skip
         record |= {"curve": curve, "train_seconds": round(train_s, 1)}
@@ -154,12 +178,12 @@ def run_study(config: QualityConfig) -> dict:
         "curve": load_blocks(str(data), "validation", config.curve_blocks),
         "sheet": spread(len(blocks.noisy), config.sheet_blocks),
     }  # fmt: skip
-    skipped = {}
-    if "nb2nb_bf16" in config.methods and (reason := bf16_decision(config, device)):
-        skipped["nb2nb_bf16"] = reason
-    signature = {k: v for k, v in asdict(config).items() if k not in ("out", "methods", "seeds", "repeat_seeds", "force", "threads", "bf16", "report_only")}
+    ctx["base_bf16"] = base_bf16 = config.base_bf16(device)
+    skipped = {k: v for k, v in precision_skips(config, device, base_bf16).items() if k in config.methods}
+    signature = {k: v for k, v in asdict(config).items() if k not in ("out", "methods", "seeds", "repeat_seeds", "force", "threads", "bf16", "report_only", "precision")}
+    signature["base_precision"] = "bf16" if base_bf16 else "fp32"
     log.info("quality study on %s: %d scored blocks, %d training captures, budget %s", device, len(blocks.noisy),
-             len(ctx["captures"]), config.training_budget())  # fmt: skip
+             len(ctx["captures"]), config.training_budget(base_bf16))  # fmt: skip
     # Seed 0 of every method first (the table), then the extra seeds: a run cut short still has every row.
     jobs = [(name, seed) for name in config.methods if name not in skipped
             for seed in ((0,) if name in BASELINES else config.seeds + (config.repeat_seeds if name in REPEATED else ()))]

@@ -8,8 +8,10 @@ loss differs:
 * ``n2c``: supervised, ``‖f(noisy_010) − clean‖²`` (the upper bound; the only method that reads GT);
 * ``n2n``: Noise2Noise on the capture's two independent frames, ``‖f(noisy_010) − noisy_011‖²``;
 * ``nb2nb_*``: Neighbor2Neighbor on ``noisy_010`` alone, through the shipped
-  :class:`n2n_raw.loss.Neighbor2NeighborLoss` (random or fixed sampler, constant γ or the official ramp,
-  fp32 or bf16 autocast).
+  :class:`n2n_raw.loss.Neighbor2NeighborLoss` (random or fixed sampler, constant γ or the official ramp).
+
+Every method trains in the study's base precision (``Budget.bf16``: bf16 autocast where it is native, as
+``n2n-raw train --amp auto``), except the precision check, which trains γ = 1 in the other one.
 
 Training crops come from ``SIDD_Medium_Raw/Data``: frames ``_010``/``_011`` and the GT of each capture, read
 in MATLAB orientation by :mod:`n2n_raw.sidd`, unified to RGGB by cropping (as ``prepare-sidd`` does), cut
@@ -47,7 +49,7 @@ class Method:
     gamma: str = "constant"  # nb2nb only: "constant" or "ramp"
     gamma_value: float = 1.0
     fixed_sampler: bool = False
-    bf16: bool = False
+    bf16: bool | None = None  # None: the study's base precision (Budget.bf16); True/False force bf16 / fp32
 
 
 LEARNED: dict[str, Method] = {
@@ -58,6 +60,8 @@ LEARNED: dict[str, Method] = {
     "nb2nb_g2": Method("Nb2Nb γ=2", "nb2nb", gamma_value=2.0),
     "nb2nb_ramp": Method("Nb2Nb official ramp (γ→2)", "nb2nb", gamma="ramp", gamma_value=2.0),
     "nb2nb_fixed": Method("Nb2Nb γ=1, fixed sampler", "nb2nb", gamma_value=1.0, fixed_sampler=True),
+    # The precision check: γ = 1 in the precision that is *not* the study's base (the other one is nb2nb_g1).
+    "nb2nb_fp32": Method("Nb2Nb γ=1, fp32", "nb2nb", gamma_value=1.0, bf16=False),
     "nb2nb_bf16": Method("Nb2Nb γ=1, bf16 autocast", "nb2nb", gamma_value=1.0, bf16=True),
 }
 BASELINES = {"identity": "noisy input (identity)", "bm3d": "BM3D per CFA plane, known NLF (GAT)"}
@@ -164,6 +168,11 @@ class Budget:
     lr: float
     epochs: int  # lr halvings and the γ ramp advance per "epoch" of steps/epochs steps
     curve_points: int
+    lr_milestones: tuple[int, ...] = (19, 39, 59, 79)  # % of the epochs after which lr halves (TrainConfig's)
+    bf16: bool = False  # the base precision of every method whose Method.bf16 is None
+
+    def uses_bf16(self, method: Method) -> bool:
+        return self.bf16 if method.bf16 is None else method.bf16
 
 
 def train_method(
@@ -174,7 +183,7 @@ def train_method(
     torch.manual_seed(seed)  # the initial weights: identical for every method of one seed
     model = UNet().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
-    schedule = TrainConfig(epochs=budget.epochs, lr=budget.lr)  # the product's lr_at (halvings 19/39/59/79 %)
+    schedule = TrainConfig(epochs=budget.epochs, lr=budget.lr, lr_milestones=budget.lr_milestones)  # the product's lr_at
     gammas = GammaSchedule(method.gamma, method.gamma_value, increase_ratio=method.gamma_value, n_epoch=budget.epochs)
     criterion = Neighbor2NeighborLoss()
     generator = torch.Generator(device=device)
@@ -192,7 +201,7 @@ def train_method(
             group["lr"] = schedule.lr_at(epoch)
         batch = {k: v.to(device) for k, v in paired_batch(captures, budget.crop, budget.batch_size, seed, step).items()}
         generator.manual_seed(derive_seed(seed, step))  # the same sampler draws for every random-sampler method
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16) if method.bf16 else nullcontext()
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16) if budget.uses_bf16(method) else nullcontext()
         with autocast:
             loss = step_loss(method, model, batch, generator, gammas(epoch), criterion)
         optimizer.zero_grad(set_to_none=True)

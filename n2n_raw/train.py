@@ -23,7 +23,7 @@ from tqdm import tqdm
 from . import checkpoint as ckpt
 from .config import arg, from_dict, to_dict
 from .data import EpochSampler, bayer_training_set, derive_seed
-from .distributed import DistributedContext
+from .distributed import DistributedContext, native_bf16
 from .errors import CheckpointError, N2NError
 from .loss import GammaSchedule, LossTerms, Neighbor2NeighborLoss
 from .model import UNet, UNetConfig
@@ -64,7 +64,7 @@ class TrainConfig:
     fixed_noise: bool = arg(False, "srgb: one fixed noisy copy per image instead of fresh noise every batch")
     seed: int = arg(0, "seed of every random choice (data order, crops, sampler, noise)")
     device: str = arg("auto", "auto (cuda if available), cpu, cuda, cuda:N")
-    amp: str = arg("auto", "bf16 autocast: auto (on for CUDA; off on CPU, where it is slower without native bf16), bf16, off; the output layer and loss stay fp32", ("auto", "bf16", "off"))
+    amp: str = arg("auto", "bf16 autocast: auto (on where bf16 is native: CUDA, CPUs with AMX/AVX-512 BF16), bf16, off; the output layer and loss stay fp32", ("auto", "bf16", "off"))
     channels_last: str = arg("auto", "channels_last memory format: auto (on for CUDA and CPU, where it measured faster), on, off", ("auto", "on", "off"))
     compile: bool = arg(False, "wrap the model in torch.compile")
     num_workers: int = arg(2, "data-loader worker processes")
@@ -101,13 +101,15 @@ def model_config_for(config: TrainConfig) -> UNetConfig:
 
 
 def resolve_amp(value: str, device: torch.device) -> bool:
-    """Whether bf16 autocast is on: ``bf16``, or ``auto`` on CUDA.
+    """Whether bf16 autocast is on: ``bf16``, or ``auto`` where bf16 is native (CUDA; CPUs with AMX or
+    AVX-512 BF16: :func:`n2n_raw.distributed.native_bf16`).
 
-    Not ``auto`` on CPU: on the AVX2 CPU of benchmarks/README.md (no AVX-512 BF16 or AMX) a bf16 step is
-    emulated and 5–15× *slower* than fp32; a CPU with native bf16 can be given ``--amp bf16``. Under autocast
-    the network's output layer and the loss stay fp32 (see UNet and Neighbor2NeighborLoss).
+    On a CPU without native bf16 (AVX2 only) a bf16 step is emulated and 5–15× *slower* than fp32, so ``auto``
+    stays fp32 there. On the AMX CPU of benchmarks/README.md the bf16 + channels_last step is 2.6× faster
+    than fp32 NCHW. Under autocast the network's output layer and the loss stay fp32 (see UNet and
+    Neighbor2NeighborLoss); what bf16 costs in PSNR is measured by the quality study (benchmarks/QUALITY.md).
     """
-    return value == "bf16" or (value == "auto" and device.type == "cuda")
+    return value == "bf16" or (value == "auto" and native_bf16(device))
 
 
 def resolve_channels_last(value: str, device: torch.device) -> bool:

@@ -44,7 +44,10 @@ def test_quality_study_runs_every_method_with_finite_metrics(tiny_demo, tmp_path
     )  # fmt: skip
     summary = run_study(config)
     methods = summary["methods"]
-    assert set(methods) == set(ALL_METHODS)
+    # Every method but the precision check that duplicates nb2nb_g1 at this machine's base precision.
+    duplicate = "nb2nb_bf16" if summary["precision"] == "bf16 autocast" else "nb2nb_fp32"
+    assert set(methods) == set(ALL_METHODS) - {duplicate}
+    assert duplicate in summary["skipped"]
     for name, entry in methods.items():
         assert all(math.isfinite(v) for v in entry["psnr"] + entry["ssim"]), name
         assert 0.0 < entry["ssim_mean"] <= 1.0, name
