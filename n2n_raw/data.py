@@ -51,8 +51,11 @@ class RandomBayerCrops(Dataset):
     """Random ``crop × crop`` Bayer crops at even offsets, packed to (4, crop/2, crop/2).
 
     ``mosaics`` are 2-D arrays (NumPy or memory-mapped) all in CFA ``pattern``. With ``augment``, each
-    crop is flipped/transposed by :func:`n2n_raw.bayer.bayer_aug`, which keeps the pattern. Items are
-    ``{"noisy": tensor}``; keys are ``(epoch, index)`` pairs from :class:`EpochSampler`.
+    crop is flipped/transposed by :func:`n2n_raw.bayer.bayer_aug`, which keeps the pattern. With
+    ``random_phase``, each crop is then shifted by a random 0/1 row and column, so the network sees all four
+    Bayer phases (pattern-agnostic training, as Blind2Unblind's odd offsets effectively do; inference then
+    packs blocks in their own phase, ``--cfa-mode native``). Items are ``{"noisy": tensor}``; keys are
+    ``(epoch, index)`` pairs from :class:`EpochSampler`.
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class RandomBayerCrops(Dataset):
         pattern: str = "RGGB",
         augment: bool = False,
         seed: int = 0,
+        random_phase: bool = False,
     ):
         if crop % 2:
             raise ValueError(f"crop size must be even, got {crop}")
@@ -70,6 +74,7 @@ class RandomBayerCrops(Dataset):
         self.pattern = check_pattern(pattern)
         self.augment = augment
         self.seed = seed
+        self.random_phase = random_phase
         for k, m in enumerate(mosaics):
             if m.ndim != 2 or min(m.shape) < crop:
                 raise DataError(f"mosaic {k} has shape {tuple(m.shape)}; need 2-D and sides >= {crop}")
@@ -84,14 +89,16 @@ class RandomBayerCrops(Dataset):
         h, w = mosaic.shape
         flips = rng.integers(0, 2, size=3).astype(bool) if self.augment else np.zeros(3, bool)
         # A flip is re-unified by dropping 1 pixel at both ends, so an augmented crop starts 2 pixels larger.
-        side = self.crop + (2 if flips.any() else 0)
+        shift = rng.integers(0, 2, size=2) if self.random_phase else np.zeros(2, int)
+        side = self.crop + (2 if flips.any() else 0) + (2 if shift.any() else 0)
         if side > min(h, w):
-            flips[:], side = False, self.crop
+            flips[:], shift[:], side = False, 0, self.crop
         y0, x0 = even_offset(rng, h, side), even_offset(rng, w, side)
         crop = np.asarray(mosaic[y0 : y0 + side, x0 : x0 + side], dtype=np.float32)
         if flips.any():
             crop = bayer_aug(crop, self.pattern, flip_v=flips[0], flip_h=flips[1], transpose=flips[2])
-        crop = np.ascontiguousarray(crop[: self.crop, : self.crop])  # offset 0 keeps the pattern
+        sy, sx = int(shift[0]), int(shift[1])  # 0 (all zero without random_phase) keeps the pattern
+        crop = np.ascontiguousarray(crop[sy : sy + self.crop, sx : sx + self.crop])
         return {"noisy": torch.from_numpy(pack_bayer(crop).copy())}
 
 
@@ -184,7 +191,7 @@ def load_prepared(folder: str | os.PathLike) -> tuple[np.ndarray, dict]:
 
 
 def bayer_training_set(
-    path: str | os.PathLike, crop: int, augment: bool, seed: int, data_pattern: str = "RGGB"
+    path: str | os.PathLike, crop: int, augment: bool, seed: int, data_pattern: str = "RGGB", random_phase: bool = False
 ) -> RandomBayerCrops:
     """The raw training set at ``path``: a prepared-crops folder, or a folder of mosaics."""
     path = Path(path)
@@ -192,8 +199,8 @@ def bayer_training_set(
         raise DataError(f"{path}: training data not found")
     if (path / PREPARED_ARRAY).exists():
         crops, info = load_prepared(path)
-        return RandomBayerCrops(crops, crop=crop, pattern=info.get("pattern", "RGGB"), augment=augment, seed=seed)
-    return RandomBayerCrops(load_mosaic_folder(path, data_pattern), crop=crop, augment=augment, seed=seed)
+        return RandomBayerCrops(crops, crop, info.get("pattern", "RGGB"), augment, seed, random_phase)
+    return RandomBayerCrops(load_mosaic_folder(path, data_pattern), crop, "RGGB", augment, seed, random_phase)
 
 
 def batches_per_epoch(dataset_size: int, batch_size: int, world_size: int = 1) -> int:

@@ -79,7 +79,7 @@ def _flatten(block_set, select: np.ndarray) -> dict:
     }  # fmt: skip
 
 
-def make_raw_validator(validation_dir: str, limit: int = 0) -> Callable[[torch.nn.Module, torch.device], dict]:
+def make_raw_validator(validation_dir: str, limit: int = 0, cfa_mode: str = "unify") -> Callable[[torch.nn.Module, torch.device], dict]:
     """The per-epoch validation used by training: ``fn(model, device) -> {"psnr", "ssim", "noisy_psnr", …}``.
 
     Blocks are read and the noisy baseline is scored once, here; each call only runs the network (the
@@ -93,7 +93,7 @@ def make_raw_validator(validation_dir: str, limit: int = 0) -> Callable[[torch.n
     baseline = block_metrics(data["noisy"].astype(np.float32), clean)
 
     def validate(model: torch.nn.Module, device: torch.device) -> dict:
-        denoised = denoise_blocks(model, data["noisy"], data["patterns"], device=device)
+        denoised = denoise_blocks(model, data["noisy"], data["patterns"], device=device, cfa_mode=cfa_mode)
         scores = block_metrics(denoised, clean)
         return {
             "psnr": float(scores["psnr"].mean()), "ssim": float(scores["ssim"].mean()),

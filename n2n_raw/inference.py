@@ -5,12 +5,13 @@ Every entry point takes any ``nn.Module`` mapping ``(B, 4, h, w)`` packed planes
 
 CFA handling (``cfa_mode``):
 
-* ``"unify"`` (default): BayerUnify at test time (sidd.md §10.2). A block of pattern P is reflect-padded by
+* ``"unify"`` (default for models trained on unified crops): BayerUnify at test time (sidd.md §10.2). A block of pattern P is reflect-padded by
   one row and/or column at both ends so that it reads as ``target`` (RGGB, the pattern the training crops
   are unified to), packed R, Gr, Gb, B, denoised, unpacked, and the padding is cropped off, which returns
   exactly the original pixel grid and pattern. A 256×256 BGGR block becomes 258×258 for the network.
 * ``"native"``: pack in the block's own phase with no unification (what Blind2Unblind does; only sensible
-  for a model trained pattern-agnostic, e.g. on random-phase crops).
+  for a model trained pattern-agnostic, ``n2n-raw train --cfa-phase random``). The command-line default
+  ``auto`` picks one of the two from the checkpoint's training configuration.
 
 The geometric self-ensemble (``ensemble=True``) runs the 8 flips/transposes of the mosaic. Each transformed
 mosaic has a different pattern (:func:`n2n_raw.bayer.flipped_pattern`), which the CFA handling above turns
@@ -44,19 +45,22 @@ class InferenceOptions:
     device: str = arg("auto", "auto (cuda if available), cpu, cuda, cuda:N")
     batch_size: int = arg(16, "blocks (or tiles) per network call")
     ensemble: bool = arg(False, "geometric self-ensemble: average the 8 Bayer-aware flips/transposes (8× slower)")
-    cfa_mode: str = arg("unify", "unify: reflect-pad each block to --cfa-target before packing (BayerUnify); native: pack in the block's own phase", ("unify", "native"))
+    cfa_mode: str = arg("auto", "auto: as the checkpoint was trained (native for --cfa-phase random, else unify); unify: reflect-pad each block to --cfa-target before packing (BayerUnify); native: pack in the block's own phase", ("auto", "unify", "native"))
     cfa_target: str = arg("RGGB", "CFA pattern the model was trained on (prepared crops are unified to RGGB)")
     amp: str = arg("off", "bf16 autocast: off, bf16, auto (CUDA only); bf16 rounding costs accuracy near 50 dB", ("off", "bf16", "auto"))
     channels_last: str = arg("auto", "channels_last memory format: auto (on for CUDA), on, off", ("auto", "on", "off"))
 
-    def resolve(self) -> dict:
-        """Keyword arguments for :func:`denoise_blocks` / :func:`denoise_mosaic_tiled` (device picked here)."""
+    def resolve(self, train_config: dict | None = None) -> dict:
+        """Keyword arguments for :func:`denoise_blocks` / :func:`denoise_mosaic_tiled` (device picked here).
+
+        ``train_config`` (the checkpoint's) decides ``cfa_mode="auto"``; without it, ``auto`` is ``unify``.
+        """
         from .distributed import pick_device
 
         device = pick_device(self.device)
         cuda = device.type == "cuda"
         return {
-            "device": device, "batch_size": self.batch_size, "ensemble": self.ensemble, "cfa_mode": self.cfa_mode,
+            "device": device, "batch_size": self.batch_size, "ensemble": self.ensemble, "cfa_mode": cfa_mode_for(train_config or {}) if self.cfa_mode == "auto" else self.cfa_mode,
             "target": check_pattern(self.cfa_target), "amp": self.amp == "bf16" or (self.amp == "auto" and cuda),
             "channels_last": self.channels_last == "on" or (self.channels_last == "auto" and cuda),
         }  # fmt: skip
@@ -227,6 +231,11 @@ def denoise_mosaic_tiled(
     return out
 
 
+def cfa_mode_for(train_config: dict) -> CfaMode:
+    """How to pack blocks for a model trained with ``train_config``: ``native`` after random-phase training."""
+    return "native" if train_config.get("cfa_phase") == "random" else "unify"
+
+
 def load_network(checkpoint: str, options: InferenceOptions) -> tuple[nn.Module, dict, dict]:
     """(model on its device in eval mode, keyword arguments for the denoise functions, checkpoint state)."""
     from .checkpoint import load_model
@@ -237,7 +246,7 @@ def load_network(checkpoint: str, options: InferenceOptions) -> tuple[nn.Module,
     model, state = load_model(checkpoint, map_location="cpu")
     if model.config.in_channels != 4 or model.config.out_channels != 4:
         raise CheckpointError(f"{checkpoint}: a {model.config.in_channels}-channel model; raw denoising needs a packed-raw (4-channel) checkpoint")
-    kwargs = options.resolve()
+    kwargs = options.resolve(state.get("train_config"))
     model = model.to(kwargs["device"]).eval()
     if kwargs["channels_last"]:
         model = model.to(memory_format=torch.channels_last)

@@ -53,6 +53,7 @@ class TrainConfig:
     batch_size: int = arg(4, "images per step (over all processes)")
     crop: int = arg(256, "training crop side in image pixels (raw: Bayer pixels, packed to crop/2)")
     augment: bool = arg(False, "Bayer-preserving flips/transposes of raw crops (the paper uses none)")
+    cfa_phase: str = arg("unified", "raw crops: unified (every crop RGGB; inference unifies blocks by padding) or random (any Bayer phase: a pattern-agnostic model, run with native packing)", ("unified", "random"))
     lr: float | None = arg(None, "Adam learning rate (default: 1e-4 raw, 3e-4 srgb)")
     weight_decay: float = arg(0.0, "Adam weight decay")
     lr_milestones: tuple[int, ...] = arg((19, 39, 59, 79), "epochs of a 100-epoch run after which lr is multiplied by lr_decay (scaled to --epochs)")
@@ -167,7 +168,8 @@ def make_dataset(config: TrainConfig):
     if config.track == "raw":
         if not config.data:
             raise N2NError("raw training needs --data (prepared crops or a folder of mosaics); `make train-sidd` prepares the demo set")
-        return bayer_training_set(config.data, config.crop, config.augment, config.seed, config.data_pattern)
+        return bayer_training_set(config.data, config.crop, config.augment, config.seed, config.data_pattern,
+                                  random_phase=config.cfa_phase == "random")  # fmt: skip
     from .srgb.data import srgb_training_set
 
     return srgb_training_set(config)
@@ -183,7 +185,9 @@ def make_validator(config: TrainConfig) -> Callable[[torch.nn.Module, torch.devi
     if config.track == "raw":
         from .evaluate import make_raw_validator
 
-        return make_raw_validator(config.validation_dir, limit=config.validation_limit)
+        from .inference import cfa_mode_for
+
+        return make_raw_validator(config.validation_dir, config.validation_limit, cfa_mode_for(to_dict(config)))
     from .srgb.protocol import make_srgb_validator
 
     return make_srgb_validator(config.validation_dir, limit=config.validation_limit, noise=config.noise, out_dir=config.out)

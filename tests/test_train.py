@@ -116,3 +116,25 @@ def test_data_stream_is_deterministic_and_keeps_even_offsets():
     s1 = EpochSampler(10, 2, seed=1, rank=1, world_size=2)
     a, b = [i for _, i in s0], [i for _, i in s1]
     assert len(a) == len(b) == 4 and not set(a) & set(b)
+
+
+def test_random_phase_crops_show_every_bayer_phase_and_stay_whole_pixels():
+    mosaic = np.tile(np.array([[0, 1], [1, 2]], np.float32), (40, 50))  # RGGB colour codes R=0, G=1, B=2
+    ds = RandomBayerCrops([mosaic], crop=32, augment=True, seed=3, random_phase=True)
+    phases = set()
+    for key in [(e, 0) for e in range(1, 41)]:
+        packed = ds[key]["noisy"].numpy()
+        planes = [np.unique(packed[c]).tolist() for c in range(4)]
+        assert all(len(p) == 1 for p in planes), planes  # each plane is still one colour
+        phases.add(tuple(p[0] for p in planes))
+    # RGGB, GRBG, GBRG and BGGR as colour codes of the planes (0,0), (0,1), (1,0), (1,1).
+    assert phases == {(0, 1, 1, 2), (1, 0, 2, 1), (1, 2, 0, 1), (2, 1, 1, 0)}
+
+
+def test_random_phase_training_is_recorded_and_selects_native_packing(mosaic_dir, tmp_path):
+    from n2n_raw.inference import cfa_mode_for
+
+    run_train(mosaic_dir, tmp_path / "run", "--epochs", "1", "--max-steps", "1", "--cfa-phase", "random")
+    config = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["train_config"]
+    assert config["cfa_phase"] == "random" and cfa_mode_for(config) == "native"
+    assert cfa_mode_for(TrainConfig().__dict__) == "unify"
