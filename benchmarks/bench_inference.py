@@ -56,7 +56,7 @@ def run(device: torch.device, quick: bool = False) -> dict:
         {"ours": lambda: denoise_mosaic_tiled(ours_model, mosaic, "RGGB", tile=2 * side, overlap=32, device=device,
                                               batch_size=4, amp=amp, channels_last=cl, progress=False),
          "official": official_mosaic},
-        repeats=1, warmup=0, device=device,  # minutes per run on 2 CPU cores; the block runs warmed up
+        repeats=1 if quick else 2, warmup=0 if quick else 1, device=device,
     )  # fmt: skip
     m_ours, m_ref = tiled["ours"].median, tiled["official"].median
     mp = h * w / 1e6

@@ -45,6 +45,18 @@ def pick_device(flag: str = "auto") -> torch.device:
     return device
 
 
+def cpu_flags() -> set[str]:
+    """The CPU feature flags of ``/proc/cpuinfo`` (empty where there is none: not Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
 def native_bf16(device: torch.device | str) -> bool:
     """Whether ``device`` runs bf16 convolutions natively: CUDA GPUs that support bf16, and CPUs with
     AVX-512 BF16 or AMX. Elsewhere oneDNN emulates bf16 and a training step is 5-15x *slower* than fp32
@@ -53,17 +65,7 @@ def native_bf16(device: torch.device | str) -> bool:
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if device.type != "cpu":
-        return False
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:  # not Linux: no portable way to ask; fp32 is the safe answer
-        pass
-    return False
+    return device.type == "cpu" and bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def _env_int(name: str, default: str | None = None) -> int:

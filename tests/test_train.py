@@ -138,3 +138,16 @@ def test_random_phase_training_is_recorded_and_selects_native_packing(mosaic_dir
     config = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["train_config"]
     assert config["cfa_phase"] == "random" and cfa_mode_for(config) == "native"
     assert cfa_mode_for(TrainConfig().__dict__) == "unify"
+
+
+@pytest.mark.parametrize("flags, native", [({"avx2", "fma"}, False), ({"avx512f", "avx512_bf16"}, True),
+                                           ({"avx512f", "amx_bf16", "amx_tile"}, True), (set(), False)])  # fmt: skip
+def test_amp_auto_is_bf16_only_where_the_cpu_runs_it_natively(monkeypatch, flags, native):
+    import n2n_raw.distributed as distributed
+    from n2n_raw.train import resolve_amp
+
+    monkeypatch.setattr(distributed, "cpu_flags", lambda: flags)
+    cpu = torch.device("cpu")
+    assert distributed.native_bf16(cpu) is native
+    assert resolve_amp("auto", cpu) is native
+    assert resolve_amp("off", cpu) is False and resolve_amp("bf16", cpu) is True
