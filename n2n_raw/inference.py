@@ -5,10 +5,11 @@ Every entry point takes any ``nn.Module`` mapping ``(B, 4, h, w)`` packed planes
 
 CFA handling (``cfa_mode``):
 
-* ``"unify"`` (default for models trained on unified crops): BayerUnify at test time (sidd.md §10.2). A block of pattern P is reflect-padded by
-  one row and/or column at both ends so that it reads as ``target`` (RGGB, the pattern the training crops
-  are unified to), packed R, Gr, Gb, B, denoised, unpacked, and the padding is cropped off, which returns
-  exactly the original pixel grid and pattern. A 256×256 BGGR block becomes 258×258 for the network.
+* ``"unify"`` (for models trained on unified crops, the default): BayerUnify at test time (sidd.md §10.2).
+  A block of pattern P is reflect-padded by one row and/or column at both ends so that it reads as
+  ``target`` (RGGB, the pattern the training crops are unified to), packed R, Gr, Gb, B, denoised,
+  unpacked, and the padding is cropped off, which returns exactly the original pixel grid and pattern. A
+  256×256 BGGR block becomes 258×258 for the network.
 * ``"native"``: pack in the block's own phase with no unification (what Blind2Unblind does; only sensible
   for a model trained pattern-agnostic, ``n2n-raw train --cfa-phase random``). The command-line default
   ``auto`` picks one of the two from the checkpoint's training configuration.
@@ -59,8 +60,9 @@ class InferenceOptions:
 
         device = pick_device(self.device)
         cuda = device.type == "cuda"
+        cfa_mode = cfa_mode_for(train_config or {}) if self.cfa_mode == "auto" else self.cfa_mode
         return {
-            "device": device, "batch_size": self.batch_size, "ensemble": self.ensemble, "cfa_mode": cfa_mode_for(train_config or {}) if self.cfa_mode == "auto" else self.cfa_mode,
+            "device": device, "batch_size": self.batch_size, "ensemble": self.ensemble, "cfa_mode": cfa_mode,
             "target": check_pattern(self.cfa_target), "amp": self.amp == "bf16" or (self.amp == "auto" and cuda),
             # As in training: oneDNN's channels_last convolutions measured faster than NCHW on CPUs too.
             "channels_last": self.channels_last == "on" or (self.channels_last == "auto" and device.type in ("cuda", "cpu")),

@@ -106,8 +106,8 @@ def resolve_amp(value: str, device: torch.device) -> bool:
     AVX-512 BF16: :func:`n2n_raw.distributed.native_bf16`).
 
     On a CPU without native bf16 (AVX2 only) a bf16 step is emulated and 5–15× *slower* than fp32, so ``auto``
-    stays fp32 there. On the AMX CPU of benchmarks/README.md the bf16 + channels_last step is 2.6× faster
-    than fp32 NCHW. Under autocast the network's output layer and the loss stay fp32 (see UNet and
+    stays fp32 there. On the AMX CPU of benchmarks/README.md the bf16 + channels_last step is 2.9× faster
+    than the official-style fp32 step. Under autocast the network's output layer and the loss stay fp32 (see UNet and
     Neighbor2NeighborLoss); what bf16 costs in PSNR is measured by the quality study (benchmarks/QUALITY.md).
     """
     return value == "bf16" or (value == "auto" and native_bf16(device))
