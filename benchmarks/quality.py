@@ -15,7 +15,7 @@ an interrupted study resumes and extra seeds can be added later. Outputs (:mod:`
 ``quality_contact_sheet.png``.
 
 Budgets: ``--budget cpu`` (default) is sized for about an hour on 2 CPU cores with native bf16 (AMX or
-AVX-512 BF16; an AVX2-only CPU runs fp32 and takes about 3× longer); ``--budget gpu`` is the paper-like scale
+AVX-512 BF16; an AVX2-only CPU runs fp32 and takes several times longer); ``--budget gpu`` is the paper-like scale
 for one GPU (crop 256, 20k steps, every block). Any explicit ``--steps``/``--crop``/… wins.
 """
 from __future__ import annotations
