@@ -12,6 +12,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from n2n_raw.loss import Neighbor2NeighborLoss
+from n2n_raw.device import Runtime
 from n2n_raw.train import training_step
 
 from .common import fresh_model, has_native_bf16, noisy_batch, time_alternating
@@ -24,7 +25,7 @@ def step_flops(batch: int, crop_raw: int, device: torch.device | str = "cpu") ->
     noisy = noisy_batch(batch, crop_raw, device)
     generator = torch.Generator(device=device).manual_seed(0)
     with FlopCounterMode(display=False) as counter:
-        training_step(model, Neighbor2NeighborLoss(), optimizer, noisy, generator, 1.0, False)
+        training_step(model, Neighbor2NeighborLoss(), optimizer, noisy, generator, 1.0, Runtime(torch.device(device)))
     return int(counter.get_total_flops())
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from dataclasses import replace
+
 from n2n_raw.inference import InferenceOptions, denoise_blocks, denoise_mosaic_tiled
 
 from .common import fmt_seconds, fresh_model, row, time_alternating
@@ -25,16 +27,16 @@ def _mosaic(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 def run(device: torch.device, quick: bool = False) -> dict:
-    switches = InferenceOptions(device=str(device)).resolve()  # the defaults of evaluate/submit/denoise
-    cl, amp = switches["channels_last"], switches["amp"]
+    settings = InferenceOptions(device=str(device)).resolve()  # the defaults of evaluate/submit/denoise
+    cl, amp = settings.runtime.channels_last, settings.runtime.bf16
     ours_model = fresh_model(device, cl).eval()
     ref_model = fresh_model(device).eval()
     k, side = (4, 64) if quick else (32, 256)
     blocks = _mosaic(side * k, side).reshape(k, side, side)
     blocks_t = torch.from_numpy(blocks).to(device)
-    block_kw = dict(device=device, batch_size=16, amp=amp, channels_last=cl)
+
     timings = time_alternating(
-        {"ours": lambda: denoise_blocks(ours_model, blocks, ["RGGB"] * k, **block_kw),
+        {"ours": lambda: denoise_blocks(ours_model, blocks, ["RGGB"] * k, settings),
          "official": lambda: official_block_inference(ref_model, blocks_t).cpu()},
         repeats=2 if quick else 3, warmup=1, device=device,
     )  # fmt: skip
@@ -53,8 +55,8 @@ def run(device: torch.device, quick: bool = False) -> dict:
         return out.reshape(h // side, w // side, side, side).permute(0, 2, 1, 3).reshape(h, w).cpu()
 
     tiled = time_alternating(
-        {"ours": lambda: denoise_mosaic_tiled(ours_model, mosaic, "RGGB", tile=2 * side, overlap=32, device=device,
-                                              batch_size=4, amp=amp, channels_last=cl, progress=False),
+        {"ours": lambda: denoise_mosaic_tiled(ours_model, mosaic, "RGGB", replace(settings, batch_size=4),
+                                              tile=2 * side, overlap=32, progress=False),
          "official": official_mosaic},
         repeats=1 if quick else 2, warmup=0 if quick else 1, device=device,
     )  # fmt: skip

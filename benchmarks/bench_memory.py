@@ -13,7 +13,9 @@ import gc
 import torch
 
 from n2n_raw.loss import Neighbor2NeighborLoss
-from n2n_raw.train import TrainConfig, make_optimizer, resolve_amp, resolve_channels_last, training_step
+from n2n_raw.device import Runtime
+from n2n_raw.train import make_optimizer, training_step
+from n2n_raw.train_config import TrainConfig
 
 from .common import fresh_model, noisy_batch, peak_tensor_bytes, row
 from .references import deepinv_step, official_step
@@ -28,13 +30,14 @@ def _peak(step) -> int:
 def run(device: torch.device, quick: bool = False) -> dict:
     noisy = noisy_batch(4, 64 if quick else 256, device)
     default = TrainConfig()
-    cl, amp = resolve_channels_last(default.channels_last, device), resolve_amp(default.amp, device)
+    runtime = Runtime.resolve(device, default.amp, default.channels_last)
+    cl = runtime.channels_last
     peaks = {}
 
     model = fresh_model(device, cl)
-    opt, gen = make_optimizer(model, default.resolved(), device), torch.Generator(device=device).manual_seed(0)
+    opt, gen = make_optimizer(model, default, device), torch.Generator(device=device).manual_seed(0)
     x = noisy.contiguous(memory_format=torch.channels_last) if cl else noisy
-    peaks["ours (default)"] = _peak(lambda: training_step(model, Neighbor2NeighborLoss(), opt, x, gen, 1.0, amp))
+    peaks["ours (default)"] = _peak(lambda: training_step(model, Neighbor2NeighborLoss(), opt, x, gen, 1.0, runtime))
     del model, opt
     for name, step in (("deepinv-style", deepinv_step), ("official-style", official_step)):
         model = fresh_model(device)

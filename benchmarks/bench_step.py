@@ -16,7 +16,9 @@ from __future__ import annotations
 import torch
 
 from n2n_raw.loss import Neighbor2NeighborLoss
-from n2n_raw.train import TrainConfig, make_optimizer, resolve_amp, resolve_channels_last, training_step
+from n2n_raw.device import Runtime
+from n2n_raw.train import make_optimizer, training_step
+from n2n_raw.train_config import TrainConfig
 
 from .common import fmt_seconds, fresh_model, has_native_bf16, noisy_batch, row, time_alternating
 from .references import official_step
@@ -24,11 +26,12 @@ from .references import official_step
 
 def _ours(device: torch.device, noisy: torch.Tensor, channels_last: bool, amp: bool):
     model = fresh_model(device, channels_last)
-    optimizer = make_optimizer(model, TrainConfig().resolved(), device)
+    optimizer = make_optimizer(model, TrainConfig(), device)
     criterion = Neighbor2NeighborLoss()
     generator = torch.Generator(device=device).manual_seed(0)
     x = noisy.contiguous(memory_format=torch.channels_last) if channels_last else noisy
-    return lambda: training_step(model, criterion, optimizer, x, generator, 1.0, amp)
+    runtime = Runtime(device, amp, channels_last)
+    return lambda: training_step(model, criterion, optimizer, x, generator, 1.0, runtime)
 
 
 def _official(device: torch.device, noisy: torch.Tensor):
@@ -55,7 +58,8 @@ def run(device: torch.device, quick: bool = False, step_flops: int = 0, conv_gfl
     crop = 64 if quick else 256
     noisy = noisy_batch(4, crop, device)
     default = TrainConfig()
-    cl, amp = resolve_channels_last(default.channels_last, device), resolve_amp(default.amp, device)
+    resolved = Runtime.resolve(device, default.amp, default.channels_last)
+    cl, amp = resolved.channels_last, resolved.bf16
     variants = {"official": _official(device, noisy), "ours (default)": _ours(device, noisy, cl, amp)}
     # The other fp32 layout, to show what the layout alone is worth here.
     other = "ours fp32 NCHW" if cl and not amp else "ours fp32 channels_last"

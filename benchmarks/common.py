@@ -132,7 +132,7 @@ def fmt_seconds(seconds: float) -> str:
 
 def has_native_bf16(device: torch.device | str) -> bool:
     """CUDA GPUs, and CPUs with AVX-512 BF16 or AMX; elsewhere bf16 convolutions are emulated (slow)."""
-    from n2n_raw.distributed import native_bf16
+    from n2n_raw.device import native_bf16
 
     return native_bf16(device)
 

@@ -20,6 +20,8 @@ for one GPU (crop 256, 20k steps, every block). Any explicit ``--steps``/``--cro
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import argparse
 import json
 import logging
@@ -45,7 +47,8 @@ PRESETS = {
     # lr 1e-3 halved after 50 % and 75 % (the `make train-sidd` CPU preset): at a few hundred steps the raw
     # recipe's 1e-4, or the paper's early halvings, leave every network far below the noisy input.
     "cpu": {"steps": 1000, "crop": 256, "eval_blocks": 40, "curve_blocks": 16, "epochs": 8, "lr": 1e-3,
-            "lr_milestones": (50, 75)},
+            # 62/87 of 100 become 4 and 6 of 8 epochs by the official rule: lr halves after epochs 4 and 6.
+            "lr_milestones": (62, 87)},
     # One GPU: the paper's crop, a few epochs' worth of steps, every block scored, the paper's halvings.
     "gpu": {"steps": 20000, "crop": 256, "eval_blocks": 0, "curve_blocks": 160, "epochs": 100, "lr": 1e-4,
             "lr_milestones": (19, 39, 59, 79)},
@@ -58,8 +61,8 @@ class QualityConfig:
 
     data: str = arg("data/sidd-mini", "demo set folder (SIDD_Medium_Raw/ and the block files); made if missing")
     out: str = arg("benchmarks/results/quality", "output folder (run cache, JSON, markdown, PNGs)")
-    split: str = arg("benchmark", "scored blocks: benchmark (demo GT) or validation", ("benchmark", "validation"))
-    budget: str = arg("cpu", "preset: cpu (about an hour on 2 cores) or gpu (paper-like scale)", ("cpu", "gpu"))
+    split: Literal["benchmark", "validation"] = arg("benchmark", "scored blocks: benchmark (demo GT) or validation")
+    budget: Literal["cpu", "gpu"] = arg("cpu", "preset: cpu (about an hour on 2 cores) or gpu (paper-like scale)")
     methods: tuple[str, ...] = arg(ALL_METHODS, f"methods to run, of: {' '.join(ALL_METHODS)}")
     seeds: tuple[int, ...] = arg((0,), "seeds of every learned method")
     repeat_seeds: tuple[int, ...] = arg((1,), f"extra seeds for the small-difference ablations ({' '.join(REPEATED)})")
@@ -68,13 +71,13 @@ class QualityConfig:
     crop: int = arg(0, "training crop side, Bayer pixels, multiple of 4 (0: preset)")
     lr: float = arg(0.0, "Adam learning rate, halved after 19/39/59/79 % of the epochs (0: preset)")
     epochs: int = arg(0, "schedule epochs: lr halvings and the γ ramp advance per steps/epochs steps (0: preset)")
-    lr_milestones: tuple[int, ...] = arg((), "% of the schedule epochs after which lr halves (empty: preset)")
-    precision: str = arg("auto", "base precision of every learned method: auto (bf16 where native, as `n2n-raw train --amp auto`), fp32, bf16", ("auto", "fp32", "bf16"))
+    lr_milestones: tuple[int, ...] = arg((), "milestones of a 100-epoch run, scaled by the official rule int((m+1)·epochs/100) − 1 (empty: preset)")
+    precision: Literal["auto", "fp32", "bf16"] = arg("auto", "base precision of every learned method: auto (bf16 where native, as `n2n-raw train --amp auto`), fp32, bf16")
     eval_blocks: int = arg(-1, "blocks scored, spread over the images (0: all; -1: preset)")
     curve_blocks: int = arg(-1, "validation blocks for the PSNR-vs-step curve (0: all; -1: preset)")
     curve_points: int = arg(5, "validation points per training run (step 0 and the last step included)")
     sheet_blocks: int = arg(4, "blocks (rows) in the contact sheet")
-    bf16: str = arg("auto", "with an fp32 base, the bf16 check run: auto (only where bf16 is native), on, off", ("auto", "on", "off"))
+    bf16: Literal["auto", "on", "off"] = arg("auto", "with an fp32 base, the bf16 check run: auto (only where bf16 is native), on, off")
     device: str = arg("auto", "auto (cuda if available), cpu, cuda")
     # One thread: on a CPU shared with other jobs, 2 OpenMP threads per process ran 5-8x *slower* than one.
     threads: int = arg(1, "torch CPU threads")
@@ -95,9 +98,9 @@ class QualityConfig:
 
     def base_bf16(self, device: torch.device) -> bool:
         """The resolved base precision: bf16 autocast (True) or fp32 (False)."""
-        from n2n_raw.train import resolve_amp
+        from n2n_raw.device import use_bf16
 
-        return resolve_amp({"fp32": "off"}.get(self.precision, self.precision), device)
+        return use_bf16({"fp32": "off"}.get(self.precision, self.precision), device)
 
     def training_budget(self, base_bf16: bool) -> Budget:
         return Budget(self.steps, self.batch_size, self.crop, self.lr, self.epochs, self.curve_points,
@@ -162,7 +165,7 @@ def run_study(config: QualityConfig) -> dict:
 
     config = config.resolved()
     torch.set_num_threads(config.threads)
-    from n2n_raw.distributed import pick_device
+    from n2n_raw.device import pick_device
 
     device = pick_device(config.device)
     data = Path(config.data)

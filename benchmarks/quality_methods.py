@@ -2,7 +2,8 @@
 
 Every learned method trains the same :class:`n2n_raw.model.UNet` from the same initial weights (seeded), on
 the same stream of crops (same captures, offsets and order for a given seed), with the same optimiser
-(Adam) and the same step-wise learning-rate schedule (:meth:`n2n_raw.train.TrainConfig.lr_at`). Only the
+(Adam), the product's learning-rate schedule (:class:`n2n_raw.schedules.LrSchedule`) and the product's
+optimisation step (:func:`n2n_raw.train.optimisation_step`). Only the
 loss differs:
 
 * ``n2c``: supervised, ``‖f(noisy_010) − clean‖²`` (the upper bound; the only method that reads GT);
@@ -20,7 +21,6 @@ at the same even offset in all three and packed to 4 planes.
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -30,12 +30,14 @@ import torch.nn.functional as F
 
 from n2n_raw.bayer import pack_bayer, unify_cfa
 from n2n_raw.data import derive_seed, even_offset, item_rng
-from n2n_raw.inference import denoise_blocks
-from n2n_raw.loss import GammaSchedule, Neighbor2NeighborLoss
+from n2n_raw.device import Runtime
+from n2n_raw.inference import InferenceSettings, denoise_blocks
+from n2n_raw.loss import Neighbor2NeighborLoss
 from n2n_raw.metrics import block_metrics
 from n2n_raw.model import UNet
 from n2n_raw.sampler import draw_neighbor_pairs, fixed_pairs
-from n2n_raw.train import TrainConfig
+from n2n_raw.schedules import GammaSchedule, LrSchedule
+from n2n_raw.train import optimisation_step
 
 TARGET_PATTERN = "RGGB"  # the pattern training crops are unified to (inference pads blocks to it)
 
@@ -183,7 +185,8 @@ def train_method(
     torch.manual_seed(seed)  # the initial weights: identical for every method of one seed
     model = UNet().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
-    schedule = TrainConfig(epochs=budget.epochs, lr=budget.lr, lr_milestones=budget.lr_milestones)  # the product's lr_at
+    schedule = LrSchedule(budget.lr, budget.epochs, milestones=budget.lr_milestones)  # the product's schedule
+    runtime = Runtime(device, bf16=budget.uses_bf16(method))
     gammas = GammaSchedule(method.gamma, method.gamma_value, increase_ratio=method.gamma_value, n_epoch=budget.epochs)
     criterion = Neighbor2NeighborLoss()
     generator = torch.Generator(device=device)
@@ -198,25 +201,22 @@ def train_method(
         tick = time.perf_counter()
         epoch = 1 + step * budget.epochs // budget.steps
         for group in optimizer.param_groups:
-            group["lr"] = schedule.lr_at(epoch)
+            group["lr"] = schedule(epoch, step)
         batch = {k: v.to(device) for k, v in paired_batch(captures, budget.crop, budget.batch_size, seed, step).items()}
         generator.manual_seed(derive_seed(seed, step))  # the same sampler draws for every random-sampler method
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16) if budget.uses_bf16(method) else nullcontext()
-        with autocast:
-            loss = step_loss(method, model, batch, generator, gammas(epoch), criterion)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        gamma = gammas(epoch)
+        loss = optimisation_step(lambda: step_loss(method, model, batch, generator, gamma, criterion), model, optimizer, runtime)
         seconds += time.perf_counter() - tick
         if (step + 1) % max(1, budget.steps // 5) == 0:
-            log(f"  step {step + 1}/{budget.steps} loss {loss.item():.3e} lr {schedule.lr_at(epoch):.2e} ({seconds:.0f} s)")
+            log(f"  step {step + 1}/{budget.steps} loss {loss.item():.3e} lr {schedule(epoch, step):.2e} ({seconds:.0f} s)")
     model.eval()
     return model, curve, seconds
 
 
 def denoise(model: torch.nn.Module, blocks: Blocks, device: torch.device) -> np.ndarray:
     """The product's inference (CFA unified to RGGB by padding, fp32, clamped) on every block."""
-    return denoise_blocks(model, blocks.noisy, blocks.patterns, device=device, batch_size=8, target=TARGET_PATTERN)
+    settings = InferenceSettings(Runtime(device), batch_size=8, cfa_target=TARGET_PATTERN)
+    return denoise_blocks(model, blocks.noisy, blocks.patterns, settings)
 
 
 def psnr_of(model: torch.nn.Module, blocks: Blocks, device: torch.device) -> float:

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON files go")
     parser.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
     args = parser.parse_args(argv)
-    from n2n_raw.distributed import pick_device
+    from n2n_raw.device import pick_device
 
     device = pick_device(args.device)
     start, rows, results = time.perf_counter(), [], {}

@@ -5,53 +5,28 @@ step, epoch, position in the epoch, and the model and training configurations; a
 ``step_0001234.json`` sidecar repeats everything but the tensors. ``latest.pt``/``latest.json`` are the most
 recent ones. Every file is written to a temporary name in the same folder and renamed, so an interruption
 never leaves a partial checkpoint. Loading uses ``weights_only=True``.
+
+:func:`read_checkpoint` gives the stored state back typed (:class:`Checkpoint`): the :class:`UNetConfig`,
+the :class:`TrainConfig` and :class:`TrainingData`, the CFA the training crops were unified to, which
+inference must reproduce.
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from .errors import CheckpointError
+from .atomic import atomic_write, atomic_write_text
+from .config import from_dict, to_dict
+from .errors import CheckpointError, N2NError
 from .model import UNet, UNetConfig
+from .train_config import CfaPhase, TrainConfig
 
 FORMAT = "n2n_raw.checkpoint/1"
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` then rename to ``path``; the temporary file is removed on failure."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    def write(tmp: str) -> None:
-        Path(tmp).write_text(text)
-
-    return atomic_write(path, write)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -63,6 +38,46 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
             model = model._orig_mod
         else:
             return model
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What the network saw in training, as inference must reproduce it.
+
+    ``cfa_target``: the CFA pattern every training crop was unified to (``prepare-sidd --pattern``; RGGB for
+    plain mosaic folders); blocks are padded to it before packing. ``cfa_phase``: ``random`` for a
+    pattern-agnostic model (blocks are then packed in their own phase).
+    """
+
+    cfa_target: str = "RGGB"
+    cfa_phase: CfaPhase = "unified"
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint's configuration, typed; ``state`` holds the raw dictionary with the tensors."""
+
+    path: Path
+    step: int
+    model_config: UNetConfig
+    train_config: TrainConfig | None
+    data: TrainingData
+    state: dict = field(repr=False, compare=False)
+
+
+def checkpoint_state(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig, data: TrainingData,
+    model_config: UNetConfig, step: int, epoch: int, batch_in_epoch: int,
+) -> dict[str, Any]:
+    """The dictionary :func:`save_checkpoint` writes: weights, optimiser, position, typed configurations."""
+    return {
+        "model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+        "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
+        "model_config": model_config.to_dict(), "train_config": to_dict(config), "data": data.to_dict(),
+    }
 
 
 def save_checkpoint(directory: str | os.PathLike, state: dict[str, Any], keep_last: int = 3) -> Path:
@@ -102,12 +117,30 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return state
 
 
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[UNet, dict]:
-    """Rebuild the U-Net from the configuration stored in a checkpoint and load its weights."""
+def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """:func:`load_checkpoint`, with the configurations as typed objects.
+
+    Checkpoints written before the training data were recorded say nothing of their CFA target: their
+    crops were unified to RGGB, the only target of those versions.
+    """
     state = load_checkpoint(path, map_location)
     try:
-        model = UNet(UNetConfig(**state["model_config"]))
-        model.load_state_dict(state["model"])
-    except (TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: weights do not fit the stored model configuration ({exc})") from None
-    return model, state
+        model_config = UNetConfig(**state["model_config"])
+        train_config = from_dict(TrainConfig, state["train_config"]) if state.get("train_config") else None
+        phase = train_config.cfa_phase if train_config else "unified"
+        data = from_dict(TrainingData, {"cfa_phase": phase, **state.get("data", {})})
+    except (TypeError, ValueError, N2NError) as exc:
+        raise CheckpointError(f"{path}: stored configuration is not valid here ({exc})") from None
+    return Checkpoint(Path(path), int(state["step"]), model_config, train_config, data, state)
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[UNet, Checkpoint]:
+    """Rebuild the U-Net from the configuration stored in a checkpoint and load its weights."""
+    checkpoint = read_checkpoint(path, map_location)
+    model = UNet(checkpoint.model_config)
+    try:
+        model.load_state_dict(checkpoint.state["model"])
+    except RuntimeError as exc:
+        lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
+        raise CheckpointError(f"{path}: weights do not fit the stored model configuration ({lines[0][:160]})") from None
+    return model, checkpoint

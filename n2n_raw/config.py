@@ -2,7 +2,8 @@
 
 Each configuration is a dataclass whose fields carry ``help`` text in their metadata; :func:`add_arguments`
 turns it into argparse flags (``--field-name``) and :func:`from_arguments` back into the dataclass. Parsing
-is strict: an unknown flag is an error, never ignored.
+is strict: an unknown flag is an error, never ignored. A ``Literal[...]`` annotation gives the flag its
+choices; :func:`check_choices` enforces them on objects built in Python too.
 """
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ import types
 import typing
 from typing import Any, TypeVar
 
+from .errors import N2NError
+
 T = TypeVar("T")
 
 
-def arg(default: Any, help: str, choices: tuple | None = None) -> Any:  # noqa: A002 - argparse's word
-    """A dataclass field with a help text (and optional choices) for the command line."""
+def arg(default: Any, help: str) -> Any:  # noqa: A002 - argparse's word
+    """A dataclass field with a help text for the command line (choices come from a ``Literal`` type)."""
     if isinstance(default, (list, dict, set)):
         raise TypeError("use tuples for sequence defaults")
-    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
+    return dataclasses.field(default=default, metadata={"help": help})
 
 
 def _base_type(tp: Any) -> tuple[Any, bool]:
@@ -32,6 +35,23 @@ def _base_type(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def literal_choices(tp: Any) -> tuple | None:
+    """The allowed values of a ``Literal[...]`` annotation, else None."""
+    return typing.get_args(tp) if typing.get_origin(tp) is typing.Literal else None
+
+
+def check_choices(config: Any) -> None:
+    """Raise :class:`N2NError` naming the flag when a ``Literal`` field holds a value outside its choices."""
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        tp, optional = _base_type(hints[f.name])
+        choices = literal_choices(tp)
+        value = getattr(config, f.name)
+        if choices and not (optional and value is None) and value not in choices:
+            flag = "--" + f.name.replace("_", "-")
+            raise N2NError(f"{flag} {value!r}: choose one of {', '.join(map(str, choices))}")
+
+
 def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: tuple[str, ...] = ()) -> None:
     """Add one ``--flag`` per field of dataclass ``cls``."""
     hints = typing.get_type_hints(cls)
@@ -39,13 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: tuple[str
     for f in dataclasses.fields(cls):
         if f.name in exclude:
             continue
-        tp, optional = _base_type(hints[f.name])
+        tp, _ = _base_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
         default = f.default if f.default is not dataclasses.MISSING else None
         kwargs: dict[str, Any] = {"dest": f.name, "help": f"{help_text} (default: {default})"}
-        if f.metadata.get("choices"):
-            kwargs["choices"] = f.metadata["choices"]
+        choices = literal_choices(tp)
+        if choices:
+            kwargs["choices"] = choices
+            tp = type(choices[0])
         if tp is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, **kwargs)
         elif typing.get_origin(tp) is tuple:
@@ -53,7 +75,6 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: tuple[str
             group.add_argument(flag, type=elem, nargs="*", default=default, **kwargs)
         else:
             group.add_argument(flag, type=tp, default=default, **kwargs)
-        del optional
 
 
 def from_arguments(cls: type[T], args: argparse.Namespace, **overrides: Any) -> T:
@@ -78,7 +99,7 @@ def from_dict(cls: type[T], data: dict) -> T:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+        raise N2NError(f"unknown {cls.__name__} fields: {', '.join(sorted(unknown))}")
     hints = typing.get_type_hints(cls)
     values = {}
     for k, v in data.items():

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .bayer import check_pattern
-from .checkpoint import atomic_write
+from .atomic import atomic_write
 from .config import add_arguments, arg, from_arguments
 from .errors import DataError, N2NError
 from .inference import InferenceOptions, denoise_mosaic_tiled, load_network
@@ -200,13 +200,11 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig) -> dict:
     if existing and not config.force:
         raise N2NError(f"{', '.join(existing)} already exists; pass --force to overwrite")
     photo = read_raw(input_path)
-    model, kwargs, _ = load_network(config.checkpoint, config)
+    model, settings, _ = load_network(config.checkpoint, config)
     x = normalise(photo)
     h, w = x.shape
     he, we = h - h % 2, w - w % 2
-    denoised = denoise_mosaic_tiled(
-        model, x[:he, :we], photo.pattern, tile=config.tile, overlap=config.overlap, progress=True, **kwargs
-    )
+    denoised = denoise_mosaic_tiled(model, x[:he, :we], photo.pattern, settings, tile=config.tile, overlap=config.overlap)
     if (he, we) != (h, w):  # an odd last row/column keeps its noisy values
         x[:he, :we] = denoised
         denoised = x

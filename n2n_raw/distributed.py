@@ -1,4 +1,4 @@
-"""Device choice and the optional torch.distributed context (torchrun).
+"""The optional torch.distributed context (torchrun); the device policy is in :mod:`n2n_raw.device`.
 
 One machine, N processes (one per GPU, or N CPU processes)::
 
@@ -28,44 +28,12 @@ from datetime import timedelta
 
 import torch
 
+from .device import pick_device
 from .errors import N2NError
 
 # Ranks wait at a barrier while rank 0 validates and saves; a full SIDD validation on a slow device can
 # outlast NCCL's default 10-minute timeout, so the group is given an hour.
 PROCESS_GROUP_TIMEOUT = timedelta(hours=1)
-
-
-def pick_device(flag: str = "auto") -> torch.device:
-    """``auto`` → cuda if available else cpu; otherwise the named device, checked to exist."""
-    if flag in ("", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(flag)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise N2NError(f"--device {flag}: CUDA is not available on this machine")
-    return device
-
-
-def cpu_flags() -> set[str]:
-    """The CPU feature flags of ``/proc/cpuinfo`` (empty where there is none: not Linux)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def native_bf16(device: torch.device | str) -> bool:
-    """Whether ``device`` runs bf16 convolutions natively: CUDA GPUs that support bf16, and CPUs with
-    AVX-512 BF16 or AMX. Elsewhere oneDNN emulates bf16 and a training step is 5-15x *slower* than fp32
-    (measured on an AVX2-only CPU), so bf16 must not be switched on automatically there.
-    """
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def _env_int(name: str, default: str | None = None) -> int:

@@ -1,6 +1,6 @@
 """``n2n-raw evaluate``: raw validation PSNR/SSIM of a checkpoint on SIDD's 256×256 Bayer blocks.
 
-Protocol (method.md §7.5, the metric conventions are in :mod:`n2n_raw.metrics`): every block is denoised
+Protocol (docs/method.md §7.5, the metric conventions are in :mod:`n2n_raw.metrics`): every block is denoised
 with its own CFA handled (:mod:`n2n_raw.inference`), clamped to [0, 1] and scored against the clean block;
 PSNR (float, peak 1) and Gaussian SSIM per block, then the mean over blocks. The noisy input is scored the
 same way (the identity baseline), and both are broken down per phone and per ISO when the block file's
@@ -19,12 +19,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 
 from .config import add_arguments, arg, from_arguments
-from .inference import InferenceOptions, denoise_blocks, load_network
+from .atomic import atomic_write_text
+from .checkpoint import Checkpoint
+from .inference import InferenceOptions, InferenceSettings, denoise_blocks, load_network
 from .metrics import block_metrics, mean_by_group
 
 log = logging.getLogger("n2n_raw.evaluate")
@@ -42,20 +45,20 @@ class EvalConfig(InferenceOptions):
 
     checkpoint: str = arg("", "checkpoint to evaluate; the model is rebuilt from the configuration stored in it")
     blocks_dir: str = arg("", "folder with the block files; empty: the checkpoint's validation folder, else data/sidd-mini")
-    split: str = arg("validation", "validation, or benchmark (only the demo set has clean benchmark blocks)", ("validation", "benchmark"))
+    split: Literal["validation", "benchmark"] = arg("validation", "validation, or benchmark (only the demo set has clean benchmark blocks)")
     patterns: tuple[str, ...] = arg((), "CFA of each block image, when the folder has neither blocks_info.json nor 40 images")
     out: str = arg("", "output folder; empty: <run>/eval beside the checkpoint's checkpoints/ folder")
     limit: int = arg(0, "score at most this many blocks, spread evenly over the images (0: all)")
     sheet_blocks: int = arg(6, "blocks shown in the contact sheet (0: none)")
 
 
-def default_blocks_dir(blocks_dir: str, state: dict) -> Path:
+def default_blocks_dir(blocks_dir: str, checkpoint: Checkpoint | None) -> Path:
     """The explicit folder, else the validation folder the checkpoint was trained with, else the demo set."""
     if blocks_dir:
         return Path(blocks_dir)
-    trained = (state.get("train_config") or {}).get("validation_dir") or ""
-    if trained and Path(trained).is_dir() and (state.get("train_config") or {}).get("track", "raw") == "raw":
-        return Path(trained)
+    trained = checkpoint.train_config if checkpoint is not None else None
+    if trained is not None and trained.track == "raw" and trained.validation_dir and Path(trained.validation_dir).is_dir():
+        return Path(trained.validation_dir)
     return Path(DEMO_BLOCKS_DIR)
 
 
@@ -79,11 +82,12 @@ def _flatten(block_set, select: np.ndarray) -> dict:
     }  # fmt: skip
 
 
-def make_raw_validator(validation_dir: str, limit: int = 0, cfa_mode: str = "unify") -> Callable[[torch.nn.Module, torch.device], dict]:
-    """The per-epoch validation used by training: ``fn(model, device) -> {"psnr", "ssim", "noisy_psnr", …}``.
+def make_raw_validator(validation_dir: str, limit: int, settings: InferenceSettings) -> Callable[[torch.nn.Module], dict]:
+    """The per-epoch validation used by training: ``fn(model) -> {"psnr", "ssim", "noisy_psnr", …}``.
 
     Blocks are read and the noisy baseline is scored once, here; each call only runs the network (the
-    model is expected in eval mode under ``no_grad``) and scores its output.
+    model is expected in eval mode under ``no_grad``) with ``settings`` (the CFA target and phase of the
+    training data: exactly what ``evaluate`` and ``submit`` will do) and scores its output.
     """
     from .sidd import load_block_set
 
@@ -92,8 +96,8 @@ def make_raw_validator(validation_dir: str, limit: int = 0, cfa_mode: str = "uni
     clean = data["clean"].astype(np.float32)
     baseline = block_metrics(data["noisy"].astype(np.float32), clean)
 
-    def validate(model: torch.nn.Module, device: torch.device) -> dict:
-        denoised = denoise_blocks(model, data["noisy"], data["patterns"], device=device, cfa_mode=cfa_mode)
+    def validate(model: torch.nn.Module) -> dict:
+        denoised = denoise_blocks(model, data["noisy"], data["patterns"], settings)
         scores = block_metrics(denoised, clean)
         return {
             "psnr": float(scores["psnr"].mean()), "ssim": float(scores["ssim"].mean()),
@@ -107,17 +111,18 @@ def evaluate(config: EvalConfig) -> dict:
     """Score a checkpoint; writes metrics.json, metrics.md and contact_sheet.png; returns the JSON dict."""
     from .sidd import load_block_set
 
-    model, kwargs, state = load_network(config.checkpoint, config)
-    blocks_dir = default_blocks_dir(config.blocks_dir, state)
+    model, settings, checkpoint = load_network(config.checkpoint, config)
+    blocks_dir = default_blocks_dir(config.blocks_dir, checkpoint)
     block_set = load_block_set(blocks_dir, config.split, list(config.patterns) or None, require_clean=True)
     data = _flatten(block_set, spread(block_set.noisy.shape[0] * block_set.noisy.shape[1], config.limit))
     start = time.perf_counter()
-    denoised = denoise_blocks(model, data["noisy"], data["patterns"], progress=True, **kwargs)
+    denoised = denoise_blocks(model, data["noisy"], data["patterns"], settings, progress=True)
     seconds = time.perf_counter() - start
     clean = data["clean"].astype(np.float32)
     ours, noisy = block_metrics(denoised, clean), block_metrics(data["noisy"].astype(np.float32), clean)
     result = {
-        "checkpoint": str(config.checkpoint), "step": state.get("step"), "blocks_dir": str(blocks_dir),
+        "checkpoint": str(config.checkpoint), "step": checkpoint.step,
+        "cfa": {"mode": settings.cfa_mode, "target": settings.cfa_target}, "blocks_dir": str(blocks_dir),
         "split": config.split, "protocol": PROTOCOL, "options": asdict(config), "seconds": seconds,
         "summary": {
             "blocks": int(len(clean)), "images": int(len(set(data["image"].tolist()))),
@@ -174,7 +179,6 @@ def markdown_table(result: dict) -> str:
 
 
 def _write_outputs(out: Path, result: dict, data: dict, denoised: np.ndarray, sheet_blocks: int) -> None:
-    from .checkpoint import atomic_write_text
     from .isp import contact_sheet, demosaic_bilinear, exposure_gain, grey_world_gains, render_srgb, save_png
 
     atomic_write_text(out / "metrics.json", json.dumps(_finite(result), indent=1) + "\n")

@@ -5,14 +5,15 @@ Every entry point takes any ``nn.Module`` mapping ``(B, 4, h, w)`` packed planes
 
 CFA handling (``cfa_mode``):
 
-* ``"unify"`` (for models trained on unified crops, the default): BayerUnify at test time (sidd.md §10.2).
+* ``"unify"`` (for models trained on unified crops, the default): BayerUnify at test time (docs/sidd.md §10.2).
   A block of pattern P is reflect-padded by one row and/or column at both ends so that it reads as
-  ``target`` (RGGB, the pattern the training crops are unified to), packed R, Gr, Gb, B, denoised,
+  the target (the pattern the training crops were unified to, RGGB by default), packed R, Gr, Gb, B, denoised,
   unpacked, and the padding is cropped off, which returns exactly the original pixel grid and pattern. A
   256×256 BGGR block becomes 258×258 for the network.
 * ``"native"``: pack in the block's own phase with no unification (what Blind2Unblind does; only sensible
   for a model trained pattern-agnostic, ``n2n-raw train --cfa-phase random``). The command-line default
-  ``auto`` picks one of the two from the checkpoint's training configuration.
+  ``auto`` picks one of the two from the checkpoint's training data (:class:`n2n_raw.checkpoint.TrainingData`),
+  and ``--cfa-target auto`` the pattern the training crops were unified to.
 
 The geometric self-ensemble (``ensemble=True``) runs the 8 flips/transposes of the mosaic. Each transformed
 mosaic has a different pattern (:func:`n2n_raw.bayer.flipped_pattern`), which the CFA handling above turns
@@ -21,9 +22,9 @@ back into ``target``, so every pass sees a properly phased input; outputs are tr
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from collections.abc import Iterator, Sequence
-from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -32,41 +33,72 @@ from torch import nn
 from tqdm import tqdm
 
 from .bayer import check_pattern, flipped_pattern, pack_bayer, uncrop_unified, unify_cfa, unpack_bayer
-from .config import arg
+from .checkpoint import Checkpoint, TrainingData, load_model
+from .config import arg, check_choices
+from .device import AmpFlag, LayoutFlag, Runtime
+from .errors import CheckpointError, N2NError
+from .model import UNetConfig
 
 CfaMode = Literal["unify", "native"]
+# ``--checkpoint identity``: no network, the input comes back unchanged (through the same packing, CFA
+# handling, tiling and file writing), for round-trip checks of the whole pipeline.
+IDENTITY = "identity"
 # (flip_v, flip_h, transpose): the 8 symmetries of the square, identity first.
 TRANSFORMS: tuple[tuple[bool, bool, bool], ...] = tuple(itertools.product((False, True), repeat=3))
 
 
 @dataclass(frozen=True)
+class InferenceSettings:
+    """How a network is run on mosaics, resolved: the runtime, batching, ensemble and CFA handling."""
+
+    runtime: Runtime = field(default_factory=Runtime)
+    batch_size: int = 16
+    ensemble: bool = False
+    cfa_mode: CfaMode = "unify"
+    cfa_target: str = "RGGB"
+
+    def __post_init__(self) -> None:
+        if self.cfa_mode not in ("unify", "native"):
+            raise ValueError(f"cfa_mode must be 'unify' or 'native', got {self.cfa_mode!r}")
+        if self.batch_size < 1:
+            raise N2NError(f"--batch-size {self.batch_size}: must be at least 1")
+        object.__setattr__(self, "cfa_target", check_pattern(self.cfa_target))
+
+    @classmethod
+    def for_training(cls, data: TrainingData, runtime: Runtime, batch_size: int = 16) -> InferenceSettings:
+        """How the model being trained is validated: exactly as inference will run it."""
+        return cls(runtime, batch_size, False, cfa_mode_for(data), data.cfa_target)
+
+
+@dataclass(frozen=True)
 class InferenceOptions:
-    """How a network is run on mosaics; shared by ``evaluate``, ``submit`` and ``denoise``."""
+    """How a network is run on mosaics (command-line flags); shared by ``evaluate``, ``submit`` and ``denoise``."""
 
     device: str = arg("auto", "auto (cuda if available), cpu, cuda, cuda:N")
     batch_size: int = arg(16, "blocks (or tiles) per network call")
     ensemble: bool = arg(False, "geometric self-ensemble: average the 8 Bayer-aware flips/transposes (8× slower)")
-    cfa_mode: str = arg("auto", "auto: as the checkpoint was trained (native for --cfa-phase random, else unify); unify: reflect-pad each block to --cfa-target before packing (BayerUnify); native: pack in the block's own phase", ("auto", "unify", "native"))
-    cfa_target: str = arg("RGGB", "CFA pattern the model was trained on (prepared crops are unified to RGGB)")
-    amp: str = arg("off", "bf16 autocast: off, bf16, auto (CUDA only); bf16 rounding costs accuracy near 50 dB", ("off", "bf16", "auto"))
-    channels_last: str = arg("auto", "channels_last memory format: auto (on: faster on CUDA and on the CPUs measured in benchmarks/), on, off", ("auto", "on", "off"))
+    cfa_mode: Literal["auto", "unify", "native"] = arg("auto", "auto: as the checkpoint was trained (native for --cfa-phase random, else unify); unify: reflect-pad each block to the CFA target before packing (BayerUnify); native: pack in the block's own phase")
+    cfa_target: str = arg("auto", "CFA pattern blocks are unified to: auto (the one the checkpoint's training crops had), or RGGB, BGGR, GRBG, GBRG")
+    amp: AmpFlag = arg("off", "bf16 autocast: off, bf16, auto (where bf16 is native); bf16 rounding costs accuracy near 50 dB")
+    channels_last: LayoutFlag = arg("auto", "channels_last memory format: auto (on for CUDA and CPU), on, off")
 
-    def resolve(self, train_config: dict | None = None) -> dict:
-        """Keyword arguments for :func:`denoise_blocks` / :func:`denoise_mosaic_tiled` (device picked here).
+    def resolve(self, data: TrainingData | None = None) -> InferenceSettings:
+        """The settings these options give for a model trained on ``data`` (the checkpoint's; device picked here).
 
-        ``train_config`` (the checkpoint's) decides ``cfa_mode="auto"``; without it, ``auto`` is ``unify``.
+        ``auto`` CFA choices follow ``data``; without it they are ``unify`` to RGGB.
         """
-        from .distributed import pick_device
+        check_choices(self)
+        data = data or TrainingData()
+        return InferenceSettings(
+            runtime=Runtime.resolve(self.device, self.amp, self.channels_last),
+            batch_size=self.batch_size,
+            ensemble=self.ensemble,
+            cfa_mode=cfa_mode_for(data) if self.cfa_mode == "auto" else self.cfa_mode,
+            cfa_target=data.cfa_target if self.cfa_target == "auto" else self.cfa_target,
+        )
 
-        device = pick_device(self.device)
-        cuda = device.type == "cuda"
-        cfa_mode = cfa_mode_for(train_config or {}) if self.cfa_mode == "auto" else self.cfa_mode
-        return {
-            "device": device, "batch_size": self.batch_size, "ensemble": self.ensemble, "cfa_mode": cfa_mode,
-            "target": check_pattern(self.cfa_target), "amp": self.amp == "bf16" or (self.amp == "auto" and cuda),
-            # As in training: oneDNN's channels_last convolutions measured faster than NCHW on CPUs too.
-            "channels_last": self.channels_last == "on" or (self.channels_last == "auto" and device.type in ("cuda", "cpu")),
-        }  # fmt: skip
+
+DEFAULT_SETTINGS = InferenceSettings()
 
 
 def _apply(x: torch.Tensor, flip_v: bool, flip_h: bool, transpose: bool) -> torch.Tensor:
@@ -82,35 +114,27 @@ def _invert(x: torch.Tensor, flip_v: bool, flip_h: bool, transpose: bool) -> tor
     return torch.flip(x, dims=dims) if dims else x
 
 
-def _network_pass(
-    model: nn.Module, mosaics: torch.Tensor, pattern: str, cfa_mode: CfaMode, target: str,
-    amp: bool, channels_last: bool,
-) -> torch.Tensor:
+def _network_pass(model: nn.Module, mosaics: torch.Tensor, pattern: str, settings: InferenceSettings) -> torch.Tensor:
     """(B, H, W) mosaics of one ``pattern`` → (B, H, W) float32 denoised, same grid and pattern."""
-    x = unify_cfa(mosaics, pattern, target, mode="pad") if cfa_mode == "unify" else mosaics
-    packed = pack_bayer(x)  # (B, 4, H'/2, W'/2)
-    if channels_last:
-        packed = packed.contiguous(memory_format=torch.channels_last)
-    autocast = torch.autocast(packed.device.type, dtype=torch.bfloat16) if amp else nullcontext()
-    with autocast:
+    unify, target = settings.cfa_mode == "unify", settings.cfa_target
+    x = unify_cfa(mosaics, pattern, target, mode="pad") if unify else mosaics
+    packed = settings.runtime.layout(pack_bayer(x))  # (B, 4, H'/2, W'/2)
+    with settings.runtime.autocast():
         out = model(packed)
     out = unpack_bayer(out.float())  # (B, H', W')
-    return uncrop_unified(out, pattern, target) if cfa_mode == "unify" else out
+    return uncrop_unified(out, pattern, target) if unify else out
 
 
 @torch.no_grad()
 def denoise_tensor(
-    model: nn.Module, mosaics: torch.Tensor, pattern: str, ensemble: bool = False, cfa_mode: CfaMode = "unify",
-    target: str = "RGGB", amp: bool = False, channels_last: bool = False,
+    model: nn.Module, mosaics: torch.Tensor, pattern: str, settings: InferenceSettings = DEFAULT_SETTINGS
 ) -> torch.Tensor:
     """Denoise a batch ``(B, H, W)`` of mosaics sharing one CFA ``pattern``, already on the model's device."""
-    if cfa_mode not in ("unify", "native"):
-        raise ValueError(f"cfa_mode must be 'unify' or 'native', got {cfa_mode!r}")
     pattern = check_pattern(pattern)
-    transforms = TRANSFORMS if ensemble else TRANSFORMS[:1]
+    transforms = TRANSFORMS if settings.ensemble else TRANSFORMS[:1]
     total = None
     for t in transforms:
-        y = _network_pass(model, _apply(mosaics, *t), flipped_pattern(pattern, *t), cfa_mode, target, amp, channels_last)
+        y = _network_pass(model, _apply(mosaics, *t), flipped_pattern(pattern, *t), settings)
         y = _invert(y, *t)
         total = y if total is None else total + y
     return total / len(transforms)
@@ -123,9 +147,8 @@ def _batches(indices: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 
 @torch.no_grad()
 def denoise_blocks(
-    model: nn.Module, blocks: np.ndarray, patterns: Sequence[str], device: torch.device | str = "cpu",
-    batch_size: int = 16, ensemble: bool = False, amp: bool = False, channels_last: bool = False,
-    cfa_mode: CfaMode = "unify", target: str = "RGGB", clamp: bool = True, progress: bool = False,
+    model: nn.Module, blocks: np.ndarray, patterns: Sequence[str], settings: InferenceSettings = DEFAULT_SETTINGS,
+    clamp: bool = True, progress: bool = False,
 ) -> np.ndarray:
     """Denoise ``(K, H, W)`` Bayer blocks, block k having CFA ``patterns[k]``; returns float32 ``(K, H, W)``.
 
@@ -142,7 +165,7 @@ def denoise_blocks(
         raise ValueError(f"denoise_blocks: blocks must be (K, H, W), got shape {blocks.shape}")
     if len(patterns) != len(blocks):
         raise ValueError(f"denoise_blocks: {len(blocks)} blocks but {len(patterns)} patterns")
-    device = torch.device(device)
+    device = settings.runtime.device
     model.eval()
     out = np.empty(blocks.shape, dtype=np.float32)
     by_pattern: dict[str, list[int]] = {}
@@ -150,9 +173,9 @@ def denoise_blocks(
         by_pattern.setdefault(check_pattern(p), []).append(k)
     bar = tqdm(total=len(blocks), desc="denoise", unit="block", disable=not progress, leave=False)
     for pattern, indices in by_pattern.items():
-        for batch in _batches(indices, max(1, batch_size)):
+        for batch in _batches(indices, settings.batch_size):
             x = torch.from_numpy(np.ascontiguousarray(blocks[batch], dtype=np.float32)).to(device)
-            y = denoise_tensor(model, x, pattern, ensemble, cfa_mode, target, amp, channels_last)
+            y = denoise_tensor(model, x, pattern, settings)
             if clamp:
                 y = y.clamp_(0.0, 1.0)
             out[batch] = y.cpu().numpy()
@@ -178,10 +201,8 @@ def tile_windows(size: int, tile: int, overlap: int) -> list[tuple[int, int, int
 
 @torch.no_grad()
 def denoise_mosaic_tiled(
-    model: nn.Module, mosaic: np.ndarray, pattern: str, tile: int = 512, overlap: int = 32,
-    device: torch.device | str = "cpu", batch_size: int = 4, ensemble: bool = False, amp: bool = False,
-    channels_last: bool = False, cfa_mode: CfaMode = "unify", target: str = "RGGB", clamp: bool = True,
-    progress: bool = True,
+    model: nn.Module, mosaic: np.ndarray, pattern: str, settings: InferenceSettings = DEFAULT_SETTINGS,
+    tile: int = 512, overlap: int = 32, clamp: bool = True, progress: bool = True,
 ) -> np.ndarray:
     """Denoise a whole ``(H, W)`` mosaic (even H and W) tile by tile; returns float32 ``(H, W)``.
 
@@ -203,7 +224,7 @@ def denoise_mosaic_tiled(
     if h % 2 or w % 2:
         raise ValueError(f"denoise_mosaic_tiled: needs even height and width, got {mosaic.shape}")
     pattern = check_pattern(pattern)
-    device = torch.device(device)
+    device, batch_size = settings.runtime.device, settings.batch_size
     model.eval()
     out = np.empty((h, w), dtype=np.float32)
     windows = [(r, c) for r in tile_windows(h, tile, overlap) for c in tile_windows(w, tile, overlap)]
@@ -213,7 +234,7 @@ def denoise_mosaic_tiled(
     def flush() -> None:
         (r0, r1, _, _), (c0, c1, _, _) = pending[0]
         x = np.stack([mosaic[r[0] : r[1], c[0] : c[1]] for r, c in pending]).astype(np.float32, copy=False)
-        y = denoise_tensor(model, torch.from_numpy(x).to(device), pattern, ensemble, cfa_mode, target, amp, channels_last)
+        y = denoise_tensor(model, torch.from_numpy(x).to(device), pattern, settings)
         if clamp:
             y = y.clamp_(0.0, 1.0)
         y = y.cpu().numpy()
@@ -234,23 +255,21 @@ def denoise_mosaic_tiled(
     return out
 
 
-def cfa_mode_for(train_config: dict) -> CfaMode:
-    """How to pack blocks for a model trained with ``train_config``: ``native`` after random-phase training."""
-    return "native" if train_config.get("cfa_phase") == "random" else "unify"
+def cfa_mode_for(data: TrainingData) -> CfaMode:
+    """How to pack blocks for a model trained on ``data``: ``native`` after random-phase training."""
+    return "native" if data.cfa_phase == "random" else "unify"
 
 
-def load_network(checkpoint: str, options: InferenceOptions) -> tuple[nn.Module, dict, dict]:
-    """(model on its device in eval mode, keyword arguments for the denoise functions, checkpoint state)."""
-    from .checkpoint import load_model
-    from .errors import CheckpointError
-
+def load_network(checkpoint: str, options: InferenceOptions) -> tuple[nn.Module, InferenceSettings, Checkpoint]:
+    """(model on its device in eval mode, the settings to run it with, the typed checkpoint)."""
     if not checkpoint:
         raise CheckpointError("no --checkpoint given (e.g. runs/sidd/checkpoints/latest.pt)")
-    model, state = load_model(checkpoint, map_location="cpu")
+    if checkpoint == IDENTITY:
+        info = Checkpoint(Path(IDENTITY), 0, UNetConfig(), None, TrainingData(), {})
+        settings = options.resolve(info.data)
+        return nn.Identity(), settings, info
+    model, info = load_model(checkpoint, map_location="cpu")
     if model.config.in_channels != 4 or model.config.out_channels != 4:
         raise CheckpointError(f"{checkpoint}: a {model.config.in_channels}-channel model; raw denoising needs a packed-raw (4-channel) checkpoint")
-    kwargs = options.resolve(state.get("train_config"))
-    model = model.to(kwargs["device"]).eval()
-    if kwargs["channels_last"]:
-        model = model.to(memory_format=torch.channels_last)
-    return model, kwargs, state
+    settings = options.resolve(info.data)
+    return settings.runtime.prepare(model).eval(), settings, info

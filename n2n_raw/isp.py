@@ -123,6 +123,6 @@ def contact_sheet(rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str] = 
 
 def save_png(image, path: str | os.PathLike) -> None:
     """Write a PIL image as PNG atomically (temporary name in the same folder, then rename)."""
-    from .checkpoint import atomic_write
+    from .atomic import atomic_write
 
     atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))

@@ -7,6 +7,7 @@ each BLOCK's base64 length and decoding for the noisy blocks' dtype, NaN/infinit
 """
 from __future__ import annotations
 
+import argparse
 import binascii
 import csv
 import os
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .submission import MAT_KEY, MATLAB_KEY, SIDD_SHAPE, block_count, base64_length, decode_block, value_problems
+from .submission_format import MAT_KEY, MATLAB_KEY, SIDD_SHAPE, base64_length, block_count, decode_block, value_problems
 
 
 def check_submission(path: str | os.PathLike, blocks: str | os.PathLike | None = None) -> list[str]:
@@ -124,3 +125,18 @@ def _check_mat(path: Path, dtype: np.dtype, shape: tuple, noisy: np.ndarray | No
     else:
         problems.append(f"{path}: {key} is not a numeric array (a MATLAB cell array?)")
     return problems
+
+
+def check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="SubmitRaw.csv or SubmitRaw.mat to verify")
+    parser.add_argument("--blocks", default="", help="the noisy BenchmarkNoisyBlocksRaw.mat it answers (default: assume SIDD's float32 40×32×256×256)")
+
+
+def check_command(args: argparse.Namespace) -> int:
+    problems = check_submission(args.file, args.blocks or None)
+    if problems:
+        print("\n".join(problems))
+        print(f"{args.file}: NOT a valid SIDD raw submission ({len(problems)} problem{'s' * (len(problems) > 1)})")
+        return 1
+    print(f"{args.file}: OK, a valid SIDD raw submission")
+    return 0

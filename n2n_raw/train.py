@@ -1,161 +1,168 @@
 """Training: one readable loop for both tracks (packed raw and synthetic-noise sRGB).
 
-Defaults are the paper's raw recipe (method.md §7): Adam lr 1e-4, batch 4, 256×256 Bayer crops packed to
-4×128×128, γ = 1 constant, 100 epochs, lr halved after epochs 19/39/59/79. ``--track srgb`` switches the
-unset options to the official synthetic recipe (lr 3e-4, the γ ramp 0.02…2.0, 3 channels).
+The recipe is :class:`n2n_raw.train_config.TrainConfig`. A run is set up once (:func:`setup`: model,
+optimiser, data, resume), then goes epoch by epoch (:func:`run_epoch`: the steps; :func:`end_of_epoch`:
+validation and checkpoint). Run it with ``n2n-raw train …``, or ``torchrun --nproc_per_node N -m n2n_raw
+train …`` for several processes (DistributedDataParallel; NCCL on GPUs, gloo on CPU; rank 0 alone writes
+logs and checkpoints).
 
-Run it with ``n2n-raw train …``, or ``torchrun --nproc_per_node N -m n2n_raw train …`` for several processes
-(DistributedDataParallel; NCCL on GPUs, gloo on CPU; rank 0 alone writes logs and checkpoints).
+Guarantees: the run folder has one writer (:class:`n2n_raw.runlock.RunLock`); every file is written
+atomically; a resumed run is bit-identical to an uninterrupted one on the CPU and its ``metrics.jsonl`` is cut
+back to the checkpoint it resumed from; a loss that is not finite, or jumps far above its recent values,
+stops the run before a checkpoint is written (:class:`DivergenceGuard`), so the last checkpoint stays good.
 """
+
 from __future__ import annotations
 
 import json
 import logging
+import statistics
 import time
-from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
-from .config import arg, from_dict, to_dict
+from .atomic import atomic_write_text, remove_stale_temporaries
+from .config import from_dict, to_dict
 from .data import EpochSampler, bayer_training_set, derive_seed
-from .distributed import DistributedContext, native_bf16
+from .device import Runtime
+from .distributed import DistributedContext
 from .errors import CheckpointError, N2NError
-from .loss import GammaSchedule, LossTerms, Neighbor2NeighborLoss
+from .loss import LossTerms, Neighbor2NeighborLoss
 from .model import UNet, UNetConfig
+from .runlock import RunLock
+from .schedules import GammaSchedule, LrSchedule
+from .train_config import TrainConfig
 
 log = logging.getLogger("n2n_raw.train")
 
-TRACK_DEFAULTS = {
-    # Raw: the paper's raw recipe as reported (lr 1e-4, γ = 1). The paper states one constant γ.
-    "raw": {"lr": 1e-4, "gamma_schedule": "constant", "gamma": 1.0, "increase_ratio": 2.0},
-    # sRGB: the official train.py (lr 3e-4, Λ = epoch/n_epoch·2), which produced the released weights.
-    "srgb": {"lr": 3e-4, "gamma_schedule": "ramp", "gamma": 2.0, "increase_ratio": 2.0},
-}
 
-
-@dataclass
-class TrainConfig:
-    """Everything a training run needs; stored in every checkpoint."""
-
-    track: str = arg("raw", "raw: packed Bayer (4 channels); srgb: RGB with synthetic noise", ("raw", "srgb"))
-    data: str = arg("", "raw: prepared crops (prepare-sidd) or a folder of .npy/.mat mosaics; srgb: prepared images (empty: embedded photos)")
-    data_pattern: str = arg("RGGB", "CFA of a plain mosaic folder (prepared crops record their own)")
-    validation_dir: str = arg("", "folder with the validation block files (raw) or Kodak/BSD300/Set14 folders (srgb); empty: none")
-    out: str = arg("runs/train", "run folder: checkpoints, metrics.jsonl, config.json")
-    epochs: int = arg(100, "number of epochs")
-    steps_per_epoch: int = arg(0, "batches per epoch; 0 = one pass over the training set")
-    max_steps: int = arg(0, "stop after this many steps in total (0 = no limit)")
-    batch_size: int = arg(4, "images per step (over all processes)")
-    crop: int = arg(256, "training crop side in image pixels (raw: Bayer pixels, packed to crop/2)")
-    augment: bool = arg(False, "Bayer-preserving flips/transposes of raw crops (the paper uses none)")
-    cfa_phase: str = arg("unified", "raw crops: unified (every crop RGGB; inference unifies blocks by padding) or random (any Bayer phase: a pattern-agnostic model, run with native packing)", ("unified", "random"))
-    lr: float | None = arg(None, "Adam learning rate (default: 1e-4 raw, 3e-4 srgb)")
-    weight_decay: float = arg(0.0, "Adam weight decay")
-    lr_milestones: tuple[int, ...] = arg((19, 39, 59, 79), "epochs of a 100-epoch run after which lr is multiplied by lr_decay (scaled to --epochs)")
-    lr_decay: float = arg(0.5, "learning-rate factor at each milestone")
-    gamma_schedule: str | None = arg(None, "constant (paper) or ramp (official code: epoch/epochs*increase_ratio)", ("constant", "ramp"))
-    gamma: float | None = arg(None, "γ for the constant schedule (default: 1 raw, 2 srgb)")
-    increase_ratio: float | None = arg(None, "final γ of the ramp schedule (official: 2)")
-    noise: str = arg("gauss25", "srgb noise model: gauss25, gauss5_50, poisson30, poisson5_50")
-    fixed_noise: bool = arg(False, "srgb: one fixed noisy copy per image instead of fresh noise every batch")
-    seed: int = arg(0, "seed of every random choice (data order, crops, sampler, noise)")
-    device: str = arg("auto", "auto (cuda if available), cpu, cuda, cuda:N")
-    amp: str = arg("auto", "bf16 autocast: auto (on where bf16 is native: CUDA, CPUs with AMX/AVX-512 BF16), bf16, off; the output layer and loss stay fp32", ("auto", "bf16", "off"))
-    channels_last: str = arg("auto", "channels_last memory format: auto (on for CUDA and CPU, where it measured faster), on, off", ("auto", "on", "off"))
-    compile: bool = arg(False, "wrap the model in torch.compile")
-    num_workers: int = arg(2, "data-loader worker processes")
-    log_every: int = arg(20, "steps between log lines")
-    checkpoint_every: int = arg(0, "steps between checkpoints (0: at the end of every epoch)")
-    validate_every: int = arg(1, "epochs between validations (0: never)")
-    validation_limit: int = arg(0, "validate on at most this many blocks/images (0: all)")
-    resume: str = arg("", "checkpoint to resume from, or 'auto' for <out>/checkpoints/latest.pt if present")
-
-    def resolved(self) -> "TrainConfig":
-        """Fill the track-dependent defaults left unset."""
-        if self.track not in TRACK_DEFAULTS:
-            raise N2NError(f"unknown track {self.track!r}; expected raw or srgb")
-        fills = {k: v for k, v in TRACK_DEFAULTS[self.track].items() if getattr(self, k) is None}
-        return replace(self, **fills)
-
-    def gamma_at(self) -> GammaSchedule:
-        return GammaSchedule(self.gamma_schedule, self.gamma, self.increase_ratio, self.epochs)
-
-    def lr_at(self, epoch: int) -> float:
-        """Learning rate of 1-based ``epoch``: × lr_decay after each milestone (19/39/59/79 of 100, scaled).
-
-        At 100 epochs this is the official MultiStepLR: 3e-4 for epochs 1–19, 1.5e-4 for 20–39, … A
-        milestone m counts once the fraction of training done before the epoch reaches m/100.
-        """
-        scale = self.epochs / 100.0
-        passed = sum(1 for m in self.lr_milestones if epoch - 1 >= m * scale)
-        return float(self.lr) * self.lr_decay**passed
-
-
-def model_config_for(config: TrainConfig) -> UNetConfig:
-    channels = 4 if config.track == "raw" else 3
-    return UNetConfig(in_channels=channels, out_channels=channels)
-
-
-def resolve_amp(value: str, device: torch.device) -> bool:
-    """Whether bf16 autocast is on: ``bf16``, or ``auto`` where bf16 is native (CUDA; CPUs with AMX or
-    AVX-512 BF16: :func:`n2n_raw.distributed.native_bf16`).
-
-    On a CPU without native bf16 (AVX2 only) a bf16 step is emulated and 5–15× *slower* than fp32, so ``auto``
-    stays fp32 there. On the AMX CPU of benchmarks/README.md the bf16 + channels_last step is 2.9× faster
-    than the official-style fp32 step. Under autocast the network's output layer and the loss stay fp32 (see UNet and
-    Neighbor2NeighborLoss); what bf16 costs in PSNR is measured by the quality study (benchmarks/QUALITY.md).
-    """
-    return value == "bf16" or (value == "auto" and native_bf16(device))
-
-
-def resolve_channels_last(value: str, device: torch.device) -> bool:
-    """Whether the model and batches use channels_last: ``on``, or ``auto`` on CUDA and CPU alike.
-
-    On CUDA it is the layout of the tensor-core convolution kernels; on the CPU of benchmarks/README.md
-    the same fp32 step measured 1.07–1.12× faster than NCHW (oneDNN's blocked kernels).
-    """
-    return value == "on" or (value == "auto" and device.type in ("cuda", "cpu"))
+class TrainingDiverged(N2NError):
+    """The loss is not finite or jumped by orders of magnitude; the run stopped before saving it."""
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     """Adam; on CUDA the fused kernel (one launch for all parameters, no temporaries), on CPU torch's default.
 
     Same update rule as the official ``torch.optim.Adam(lr)``; only the implementation differs. (On CPU the
-    multi-tensor ``foreach`` variant saves nothing measurable and allocates temporaries of the size of all
-    parameters at once.)
+    multi-tensor ``foreach`` variant allocates temporaries of the size of all parameters at once.)
     """
     fast = {"fused": True} if device.type == "cuda" else {}
     return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **fast)
 
 
+def optimisation_step(
+    loss_fn: Callable[[], Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer, runtime: Runtime,
+    clip_grad_norm: float = 0.0,
+) -> Any:
+    """Evaluate ``loss_fn()`` under the runtime's autocast, back-propagate, optionally clip, step.
+
+    ``loss_fn`` returns a scalar tensor or :class:`LossTerms` (whose ``total`` is minimised); the value is
+    returned as it came. Nothing here waits for the device: the values are read (``.item()``) only when a log
+    line is written. ``clip_grad_norm`` > 0 clips the global gradient norm first (not in the official code:
+    it bounds the update of a step whose gradient spikes at a high CPU-preset learning rate).
+    """
+    with runtime.autocast():
+        value = loss_fn()
+    optimizer.zero_grad(set_to_none=True)
+    (value.total if isinstance(value, LossTerms) else value).backward()
+    if clip_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+    optimizer.step()
+    return value
+
+
 def training_step(
     model: torch.nn.Module, criterion: Neighbor2NeighborLoss, optimizer: torch.optim.Optimizer,
-    noisy: torch.Tensor, generator: torch.Generator, gamma: float, use_amp: bool,
+    noisy: torch.Tensor, generator: torch.Generator, gamma: float, runtime: Runtime, clip_grad_norm: float = 0.0,
 ) -> LossTerms:
-    """One optimisation step on a batch ``noisy`` (N, C, H, W) already on the device.
+    """One Neighbor2Neighbor step on a batch ``noisy`` (N, C, H, W) already on the device."""
+    return optimisation_step(lambda: criterion(model, noisy, generator=generator, gamma=gamma), model, optimizer,
+                             runtime, clip_grad_norm)  # fmt: skip
 
-    Nothing here waits for the device: the returned loss terms are device tensors, read (``.item()``) only
-    when a log line is written.
+
+@dataclass
+class DivergenceGuard:
+    """Stops a run whose loss is not finite, or exceeds ``factor`` × the median of its recent logged values.
+
+    Checked on the values the loop reads anyway (log lines, and the last loss before a checkpoint), so it adds
+    no host-device synchronisation. A healthy run's logged loss moves by a few times at most from one log line
+    to the next; a diverging one jumps by orders of magnitude.
     """
-    with torch.autocast(noisy.device.type, dtype=torch.bfloat16) if use_amp else nullcontext():
-        terms = criterion(model, noisy, generator=generator, gamma=gamma)
-    optimizer.zero_grad(set_to_none=True)
-    terms.total.backward()
-    optimizer.step()
-    return terms
+
+    factor: float = 100.0
+    window: int = 10
+    warm: int = 5
+    recent: list[float] = field(default_factory=list)
+
+    def check(self, step: int, loss: float) -> None:
+        if loss != loss or loss in (float("inf"), float("-inf")):
+            raise TrainingDiverged(f"the loss is {loss} at step {step}: training diverged (lower --lr, or add --warmup-steps / --clip-grad-norm)")
+        if len(self.recent) >= self.warm:
+            median = statistics.median(self.recent)
+            if loss > self.factor * median:
+                raise TrainingDiverged(
+                    f"the loss jumped to {loss:.4g} at step {step}, {loss / median:.0f}× its recent median {median:.4g}: "
+                    "training diverged (lower --lr, or add --warmup-steps / --clip-grad-norm)"
+                )
+        self.recent = (self.recent + [loss])[-self.window :]
+
+
+@dataclass
+class TrainingRun:
+    """Everything a run holds while it trains; ``step``/``epoch``/``batch_in_epoch`` are its position."""
+
+    config: TrainConfig
+    dist: DistributedContext
+    runtime: Runtime
+    model: torch.nn.Module
+    train_model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    dataset: Any
+    data: ckpt.TrainingData
+    sampler: EpochSampler
+    total_steps: int
+    gamma_at: GammaSchedule
+    lr_at: LrSchedule
+    validator: Callable[[torch.nn.Module], dict] | None
+    add_noise: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
+    criterion: Neighbor2NeighborLoss = field(default_factory=Neighbor2NeighborLoss)
+    guard: DivergenceGuard = field(default_factory=DivergenceGuard)
+    step: int = 0
+    epoch: int = 1
+    batch_in_epoch: int = 0
+    last: dict = field(default_factory=dict)
+    checkpoint_path: Path | None = None
+    metrics: Any = None
+
+    @property
+    def out(self) -> Path:
+        return Path(self.config.out)
+
+    def log_record(self, record: dict) -> None:
+        if self.metrics is not None:
+            self.metrics.write(json.dumps(record) + "\n")
+            self.metrics.flush()
+
+    def save(self) -> None:
+        """Checkpoint the current position (rank 0)."""
+        if not self.dist.is_main:
+            return
+        state = ckpt.checkpoint_state(self.model, self.optimizer, self.config, self.data, self.model.config,
+                                      self.step, self.epoch, self.batch_in_epoch)  # fmt: skip
+        self.checkpoint_path = ckpt.save_checkpoint(self.out / "checkpoints", state)
 
 
 def warn_small_subimages(config: TrainConfig) -> None:
     """Warn when the sub-images are smaller than 64²: the U-Net's 1/32 level is then 1×1 (or padding).
 
     The network then learns global (whole-crop) features at its bottleneck that do not carry over to larger
-    images: a model trained on 64² sRGB crops (32² sub-images) scored 16.8 dB on 32² tiles of a photo but 9.9 dB
-    on the whole photo. The paper's 256² crops give 128² (sRGB) and 64² (packed raw) sub-images.
+    images (benchmarks/README.md). The paper's 256² crops give 128² (sRGB) and 64² (packed raw) sub-images.
     """
     sub = config.crop // (4 if config.track == "raw" else 2)
     if sub < 64:
@@ -165,32 +172,36 @@ def warn_small_subimages(config: TrainConfig) -> None:
 
 
 def make_dataset(config: TrainConfig):
+    """The training set of the track, and what inference must know of it."""
     if config.track == "raw":
         if not config.data:
             raise N2NError("raw training needs --data (prepared crops or a folder of mosaics); `make train-sidd` prepares the demo set")
-        return bayer_training_set(config.data, config.crop, config.augment, config.seed, config.data_pattern,
-                                  random_phase=config.cfa_phase == "random")  # fmt: skip
+        dataset = bayer_training_set(config.data, config.crop, config.augment, config.seed, config.data_pattern,
+                                     random_phase=config.cfa_phase == "random")  # fmt: skip
+        return dataset, ckpt.TrainingData(dataset.pattern, config.cfa_phase)
     from .srgb.data import srgb_training_set
 
-    return srgb_training_set(config)
+    return srgb_training_set(config), ckpt.TrainingData()
 
 
-def make_validator(config: TrainConfig) -> Callable[[torch.nn.Module, torch.device], dict] | None:
+def make_validator(config: TrainConfig, data: ckpt.TrainingData, runtime: Runtime) -> Callable[[torch.nn.Module], dict] | None:
     """The per-epoch validation for the track, or None when no validation data are configured.
 
-    The sRGB track validates on the embedded scikit-image photos when no folder is given.
+    Raw blocks are fed to the network exactly as ``evaluate`` and ``submit`` feed them (same CFA target and
+    phase). The sRGB track validates on the embedded scikit-image photos when no folder is given.
     """
     if config.validate_every <= 0 or (not config.validation_dir and config.track != "srgb"):
         return None
     if config.track == "raw":
         from .evaluate import make_raw_validator
+        from .inference import InferenceSettings
 
-        from .inference import cfa_mode_for
-
-        return make_raw_validator(config.validation_dir, config.validation_limit, cfa_mode_for(to_dict(config)))
+        settings = InferenceSettings.for_training(data, replace(runtime, bf16=False))
+        return make_raw_validator(config.validation_dir, config.validation_limit, settings)
     from .srgb.protocol import make_srgb_validator
 
-    return make_srgb_validator(config.validation_dir, limit=config.validation_limit, noise=config.noise, out_dir=config.out)
+    validate = make_srgb_validator(config.validation_dir, limit=config.validation_limit, noise=config.noise, out_dir=config.out)
+    return lambda model: validate(model, runtime.device)
 
 
 def make_noise(config: TrainConfig) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
@@ -201,7 +212,7 @@ def make_noise(config: TrainConfig) -> Callable[[torch.Tensor, torch.Generator],
     return noise_model(config.noise)
 
 
-def _resume_path(config: TrainConfig) -> Path | None:
+def _checkpoint_to_resume(config: TrainConfig) -> Path | None:
     if not config.resume:
         return None
     if config.resume == "auto":
@@ -210,139 +221,155 @@ def _resume_path(config: TrainConfig) -> Path | None:
     return Path(config.resume)
 
 
-def train(config: TrainConfig, dist: DistributedContext | None = None) -> dict[str, Any]:
-    """Train; returns a summary (final step, last metrics, checkpoint path)."""
-    config = config.resolved()
-    dist = dist or DistributedContext.from_environment(config.device)
-    device = dist.device
-    out = Path(config.out)
+def _restore(run: TrainingRun, path: Path) -> None:
+    """Continue from a checkpoint: weights, optimiser, position in the data stream."""
+    state = ckpt.load_checkpoint(path, map_location=run.runtime.device)
+    stored = from_dict(TrainConfig, state["train_config"])
+    if stored.track != run.config.track:
+        raise CheckpointError(f"{path}: trained on track {stored.track}, not {run.config.track}")
+    _load_weights(run.model, state, path)
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.step, run.epoch, run.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+    if run.dist.is_main:
+        _trim_metrics(run.out / "metrics.jsonl", run.step)
+        log.info("resumed from %s at step %d (epoch %d, batch %d)", path, run.step, run.epoch, run.batch_in_epoch)
+
+
+def _load_weights(model: torch.nn.Module, state: dict, path: Path) -> None:
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        first = next((s.strip() for s in str(exc).splitlines() if s.strip()), "")
+        raise CheckpointError(f"{path}: weights do not fit this run's network ({first[:160]})") from None
+
+
+def _trim_metrics(path: Path, step: int) -> None:
+    """Drop the records of steps after ``step`` (done after the checkpoint, redone by the resumed run)."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
+    atomic_write_text(path, "".join(line + "\n" for line in kept))
+
+
+def setup(config: TrainConfig, dist: DistributedContext) -> TrainingRun:
+    """Model, optimiser, data and validation of a run, resumed or initialised as the configuration says."""
     if config.batch_size % dist.world_size:
         raise N2NError(f"--batch-size {config.batch_size} is not divisible by {dist.world_size} processes")
-    local_batch = config.batch_size // dist.world_size
-
-    # 1. Model, optimiser, loss.
-    model_config = model_config_for(config)
+    runtime = Runtime.resolve(dist.device, config.amp, config.channels_last)
     torch.manual_seed(config.seed)  # the initial weights, identical on every rank
-    model = UNet(model_config).to(device)
-    use_amp = resolve_amp(config.amp, device)
-    channels_last = resolve_channels_last(config.channels_last, device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    if device.type == "cuda":
+    model = runtime.prepare(UNet(UNetConfig(in_channels=config.channels, out_channels=config.channels)))
+    if runtime.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed crop size: pick the fastest kernels once
-    optimizer = make_optimizer(model, config, device)
-    criterion = Neighbor2NeighborLoss()
-    schedule = config.gamma_at()
-
-    # 2. Resume: weights, optimiser, and the position in the data stream.
-    step, epoch, batch_in_epoch = 0, 1, 0
-    resume_path = _resume_path(config)
-    if resume_path is not None:
-        state = ckpt.load_checkpoint(resume_path, map_location=device)
-        stored = from_dict(TrainConfig, state["train_config"])
-        if stored.track != config.track:
-            raise CheckpointError(f"{resume_path}: trained on track {stored.track}, not {config.track}")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
-        if dist.is_main:
-            log.info("resumed from %s at step %d (epoch %d, batch %d)", resume_path, step, epoch, batch_in_epoch)
-    train_model = dist.wrap(model)
-    if config.compile:
-        train_model = torch.compile(train_model)
-
-    # 3. Data: a deterministic stream of (epoch, index) keys, split across ranks.
-    dataset = make_dataset(config)
+    dataset, data = make_dataset(config)
     warn_small_subimages(config)
+    local_batch = config.batch_size // dist.world_size
     sampler = EpochSampler(len(dataset), local_batch, config.seed, dist.rank, dist.world_size, config.steps_per_epoch)
-    loader_kwargs = dict(batch_size=local_batch, sampler=sampler, num_workers=config.num_workers,
-                         pin_memory=device.type == "cuda", drop_last=True,
-                         persistent_workers=False)  # fmt: skip
-    add_noise = make_noise(config)
-    validator = make_validator(config) if dist.is_main else None
     total_steps = config.epochs * sampler.num_batches
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
-    generator = torch.Generator(device=device)
+    total_steps = min(total_steps, config.max_steps) if config.max_steps else total_steps
+    run = TrainingRun(
+        config, dist, runtime, model, model, make_optimizer(model, config, runtime.device), dataset, data, sampler,
+        total_steps, config.gamma_schedule_fn(), config.lr_schedule_fn(total_steps),
+        make_validator(config, data, runtime) if dist.is_main else None, make_noise(config),
+    )  # fmt: skip
+    resume_path = _checkpoint_to_resume(config)
+    if resume_path is not None:
+        _restore(run, resume_path)
+    run.train_model = dist.wrap(model)
+    if config.compile:
+        run.train_model = torch.compile(run.train_model)
+    return run
 
-    if dist.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        ckpt.atomic_write_text(out / "config.json", json.dumps(to_dict(config), indent=2))
-        log.info("training %s on %s: %d items, %d batches/epoch, %d steps, amp=%s",
-                 config.track, device, len(dataset), sampler.num_batches, total_steps, use_amp)  # fmt: skip
-    metrics_file = open(out / "metrics.jsonl", "a") if dist.is_main else None
-    bar = tqdm(total=total_steps, initial=step, disable=not dist.is_main, desc="train", unit="step")
-    last: dict[str, Any] = {}
-    checkpoint_path = None
 
-    def save(next_epoch: int, next_batch: int) -> Path | None:
-        if not dist.is_main:
-            return None
-        state = {
-            "model": ckpt.unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-            "lr_schedule": {"lr": optimizer.param_groups[0]["lr"], "milestones": list(config.lr_milestones),
-                            "decay": config.lr_decay, "epochs": config.epochs},
-            "step": step, "epoch": next_epoch, "batch_in_epoch": next_batch,
-            "model_config": model_config.to_dict(), "train_config": to_dict(config),
-        }  # fmt: skip
-        return ckpt.save_checkpoint(out / "checkpoints", state)
+def _log_step(run: TrainingRun, terms: LossTerms, gamma: float, lr: float, seconds: float) -> None:
+    """A log line (rank 0): the only host-device synchronisation of the loop."""
+    loss = terms.total.item()
+    run.guard.check(run.step, loss)
+    run.last = {"step": run.step, "epoch": run.epoch, "loss": loss, "reconstruction": terms.reconstruction.item(),
+                "regularizer": terms.regularizer.item(), "gamma": gamma, "lr": lr,
+                "ms_per_step": round(seconds * 1000 / run.config.log_every, 2)}  # fmt: skip
+    run.log_record(run.last)
 
-    try:
-        while epoch <= config.epochs and step < total_steps:
-            # 4. One epoch: lr and γ are constant within it, as in the official code.
-            lr, gamma = config.lr_at(epoch), schedule(epoch)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            sampler.set_epoch(epoch, batch_in_epoch)
+
+def run_epoch(run: TrainingRun, bar: tqdm) -> LossTerms | None:
+    """The steps of one epoch from the current position; returns the last step's loss terms."""
+    config, device = run.config, run.runtime.device
+    gamma = run.gamma_at(run.epoch)  # γ is constant within an epoch, as in the official code
+    run.sampler.set_epoch(run.epoch, run.batch_in_epoch)
+    loader = torch.utils.data.DataLoader(run.dataset, batch_size=run.sampler.batch_size, sampler=run.sampler,
+                                         num_workers=config.num_workers, pin_memory=device.type == "cuda",
+                                         drop_last=True)  # fmt: skip
+    generator, terms, tick = torch.Generator(device=device), None, time.perf_counter()
+    for batch in loader:
+        lr = run.lr_at(run.epoch, run.step)
+        for group in run.optimizer.param_groups:
+            group["lr"] = lr
+        # The sampler's draws (and sRGB noise) are a function of (seed, rank, step).
+        generator.manual_seed(derive_seed(config.seed, run.dist.rank, run.step))
+        noisy = batch["noisy"] if "noisy" in batch else None
+        if noisy is None:
+            noisy = run.add_noise(batch["clean"].to(device, non_blocking=True), generator)
+        noisy = run.runtime.layout(noisy.to(device, non_blocking=True))
+        terms = training_step(run.train_model, run.criterion, run.optimizer, noisy, generator, gamma, run.runtime, config.clip_grad_norm)
+        run.step += 1
+        run.batch_in_epoch += 1
+        bar.update(1)
+        if run.dist.is_main and (run.step % config.log_every == 0 or run.step == run.total_steps):
+            _log_step(run, terms, gamma, lr, time.perf_counter() - tick)
+            bar.set_postfix(loss=f"{run.last['loss']:.3g}", gamma=gamma)
             tick = time.perf_counter()
-            for batch in torch.utils.data.DataLoader(dataset, **loader_kwargs):
-                # 5. Per-step generator: the sampler's draws (and sRGB noise) are a function of (seed, rank, step).
-                generator.manual_seed(derive_seed(config.seed, dist.rank, step))
-                if "noisy" in batch:
-                    noisy = batch["noisy"].to(device, non_blocking=True)
-                else:
-                    noisy = add_noise(batch["clean"].to(device, non_blocking=True), generator)
-                if channels_last:
-                    noisy = noisy.contiguous(memory_format=torch.channels_last)
-                terms = training_step(train_model, criterion, optimizer, noisy, generator, gamma, use_amp)
-                step += 1
-                batch_in_epoch += 1
-                bar.update(1)
-                # 6. Logging: the only host-device synchronisation of the loop.
-                if dist.is_main and (step % config.log_every == 0 or step == total_steps):
-                    ms = (time.perf_counter() - tick) * 1000 / config.log_every
-                    last = {"step": step, "epoch": epoch, "loss": terms.total.item(),
-                            "reconstruction": terms.reconstruction.item(), "regularizer": terms.regularizer.item(),
-                            "gamma": gamma, "lr": lr, "ms_per_step": round(ms, 2)}  # fmt: skip
-                    metrics_file.write(json.dumps(last) + "\n")
-                    metrics_file.flush()
-                    bar.set_postfix(loss=f"{last['loss']:.3g}", gamma=gamma)
-                    tick = time.perf_counter()
-                if config.checkpoint_every and step % config.checkpoint_every == 0:
-                    done = batch_in_epoch == sampler.num_batches
-                    checkpoint_path = save(epoch + 1 if done else epoch, 0 if done else batch_in_epoch) or checkpoint_path
-                if step >= total_steps:
-                    break
-            epoch_done = batch_in_epoch == sampler.num_batches
-            if epoch_done or step >= total_steps:
-                # 7. End of epoch (or of the run): validation (rank 0) and checkpoint.
-                if validator is not None and (epoch % config.validate_every == 0 or step >= total_steps):
-                    model.eval()
-                    with torch.no_grad():
-                        result = validator(ckpt.unwrap(model), device)
-                    model.train()
-                    record = {"step": step, "epoch": epoch, **{f"val_{k}": v for k, v in result.items()}}
-                    metrics_file.write(json.dumps(record) + "\n")
-                    metrics_file.flush()
-                    last.update(record)
-                    tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
-            if epoch_done:
-                epoch, batch_in_epoch = epoch + 1, 0
-            if not config.checkpoint_every or step >= total_steps:
-                checkpoint_path = save(epoch, batch_in_epoch) or checkpoint_path
-            dist.barrier()
-    finally:
-        bar.close()
-        if metrics_file is not None:
-            metrics_file.close()
-    return {"step": step, "epoch": epoch, "metrics": last, "checkpoint": str(checkpoint_path) if checkpoint_path else None}
+        # A step checkpoint inside the epoch; the epoch's last step is saved after its validation.
+        if config.checkpoint_every and run.step % config.checkpoint_every == 0 and run.batch_in_epoch < run.sampler.num_batches:
+            run.guard.check(run.step, terms.total.item())
+            run.save()
+        if run.step >= run.total_steps:
+            break
+    return terms
+
+
+def end_of_epoch(run: TrainingRun, terms: LossTerms | None) -> None:
+    """Validation (rank 0, every ``validate_every`` epochs and at the end), then the checkpoint."""
+    config, finished = run.config, run.step >= run.total_steps
+    epoch_done = run.batch_in_epoch == run.sampler.num_batches
+    if terms is not None and run.dist.is_main:
+        run.guard.check(run.step, terms.total.item())  # never checkpoint a diverged model
+    if run.validator is not None and (epoch_done or finished) and (run.epoch % config.validate_every == 0 or finished):
+        run.model.eval()
+        with torch.no_grad():
+            result = run.validator(ckpt.unwrap(run.model))
+        run.model.train()
+        record = {"step": run.step, "epoch": run.epoch, **{f"val_{k}": v for k, v in result.items()}}
+        run.log_record(record)
+        run.last.update(record)
+        tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+    if epoch_done:
+        run.epoch, run.batch_in_epoch = run.epoch + 1, 0
+    every = config.checkpoint_every
+    if not every or finished or (epoch_done and run.step % every == 0):
+        run.save()
+    run.dist.barrier()
+
+
+def train(config: TrainConfig, dist: DistributedContext | None = None) -> dict[str, Any]:
+    """Train; returns a summary (final step, last metrics, checkpoint path)."""
+    dist = dist or DistributedContext.from_environment(config.device)
+    out = Path(config.out)
+    with RunLock(out, enabled=dist.is_main):
+        if dist.is_main:
+            remove_stale_temporaries(out)
+            remove_stale_temporaries(out / "checkpoints")
+        run = setup(config, dist)
+        if dist.is_main:
+            atomic_write_text(out / "config.json", json.dumps(to_dict(config), indent=2))
+            log.info("training %s on %s: %d items, %d batches/epoch, %d steps",
+                     config.track, run.runtime.describe(), len(run.dataset), run.sampler.num_batches, run.total_steps)  # fmt: skip
+        bar = tqdm(total=run.total_steps, initial=run.step, disable=not dist.is_main, desc="train", unit="step")
+        run.metrics = open(out / "metrics.jsonl", "a") if dist.is_main else None
+        try:
+            while run.epoch <= config.epochs and run.step < run.total_steps:
+                end_of_epoch(run, run_epoch(run, bar))
+        finally:
+            bar.close()
+            if run.metrics is not None:
+                run.metrics.close()
+    path = run.checkpoint_path
+    return {"step": run.step, "epoch": run.epoch, "metrics": run.last, "checkpoint": str(path) if path else None}

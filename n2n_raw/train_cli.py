@@ -5,7 +5,8 @@ import argparse
 import json
 
 from .config import add_arguments, from_arguments
-from .train import TrainConfig, train
+from .train import train
+from .train_config import TrainConfig
 
 
 def train_arguments(parser: argparse.ArgumentParser) -> None:

@@ -80,7 +80,6 @@ def test_denoise_writes_a_dng_rawpy_reopens_with_same_size_pattern_levels(tmp_pa
 
 def test_identity_model_returns_the_input_raw_exactly_even_with_odd_size(tmp_path, monkeypatch):
     data = write_test_dng(tmp_path / "in.dng", "BGGR", shape=(37, 51))
-    monkeypatch.setattr(denoise_module, "load_network", lambda c, o: (nn.Identity(), InferenceOptions(device="cpu").resolve(), {}))
     config = denoise_module.DenoiseConfig(checkpoint="identity", tile=16, overlap=4, preview=False)
     result = denoise_module.denoise_photo(tmp_path / "in.dng", config)
     assert result["files"] == [str(tmp_path / "in_denoised.dng")]

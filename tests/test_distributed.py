@@ -80,7 +80,7 @@ def worker(rank: int, port: int, tmp: str) -> None:
     ddp = dist.wrap(UNet(UNetConfig(width=8)))
     noisy, pairs = fixed_batch_and_pairs()
     part = slice(2 * rank, 2 * rank + 2)
-    Neighbor2NeighborLoss(gamma=1.0)(ddp, noisy[part], NeighborPairs(pairs.g1[part], pairs.g2[part])).total.backward()
+    Neighbor2NeighborLoss()(ddp, noisy[part], NeighborPairs(pairs.g1[part], pairs.g2[part]), gamma=1.0).total.backward()
     torch.save({n: p.grad for n, p in unwrap(ddp).named_parameters()}, tmp_path / f"grad{rank}.pt")
 
     # 2. Training: 4 steps straight; 2 steps, then resume to 4 (mid-epoch: 4 batches per rank per epoch).
@@ -132,7 +132,7 @@ def test_ddp_gradient_is_the_mean_of_the_per_rank_gradients(two_rank_run):
     for r in range(WORLD):
         part = slice(2 * r, 2 * r + 2)
         model.zero_grad()
-        Neighbor2NeighborLoss(gamma=1.0)(model, noisy[part], NeighborPairs(pairs.g1[part], pairs.g2[part])).total.backward()
+        Neighbor2NeighborLoss()(model, noisy[part], NeighborPairs(pairs.g1[part], pairs.g2[part]), gamma=1.0).total.backward()
         for n, p in model.named_parameters():
             expected[n] = expected.get(n, 0) + p.grad / WORLD
     for r in range(WORLD):

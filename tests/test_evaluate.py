@@ -16,7 +16,7 @@ from n2n_raw import evaluate as evaluate_module
 from n2n_raw.checkpoint import save_checkpoint
 from n2n_raw.cli import main
 from n2n_raw.evaluate import EvalConfig, evaluate, make_raw_validator, spread
-from n2n_raw.inference import InferenceOptions
+from n2n_raw.inference import InferenceOptions, InferenceSettings
 from n2n_raw.metrics import block_metrics
 from n2n_raw.model import UNet, UNetConfig
 
@@ -49,7 +49,6 @@ def test_evaluate_cli_writes_finite_metrics_and_outputs(tmp_path, blocks, capsys
 
 def test_identity_model_reproduces_noisy_input_scores_exactly(tmp_path, blocks, monkeypatch):
     folder, arrays = blocks
-    monkeypatch.setattr(evaluate_module, "load_network", lambda ckpt, opts: (nn.Identity(), InferenceOptions(device="cpu").resolve(), {}))
     result = evaluate(EvalConfig(checkpoint="identity", blocks_dir=str(folder), out=str(tmp_path / "e"), sheet_blocks=0))
     s = result["summary"]
     assert s["psnr"] == s["noisy_psnr"] and s["ssim"] == s["noisy_ssim"]
@@ -62,9 +61,9 @@ def test_identity_model_reproduces_noisy_input_scores_exactly(tmp_path, blocks, 
 
 def test_validator_scores_a_spread_subset(blocks):
     folder, arrays = blocks
-    validate = make_raw_validator(str(folder), limit=2)
+    validate = make_raw_validator(str(folder), 2, InferenceSettings())
     with torch.no_grad():
-        scores = validate(nn.Identity(), torch.device("cpu"))
+        scores = validate(nn.Identity())
     assert set(scores) >= {"psnr", "ssim", "noisy_psnr", "noisy_ssim"}
     picked = spread(6, 2)  # first and last block
     assert picked.tolist() == [0, 5]

@@ -16,7 +16,9 @@ import torch
 from n2n_raw.loss import Neighbor2NeighborLoss
 from n2n_raw.model import UNet, UNetConfig
 from n2n_raw.sampler import draw_neighbor_pairs, pairs_from_choices, subsample
-from n2n_raw.train import TrainConfig, make_optimizer, train, training_step
+from n2n_raw.device import Runtime
+from n2n_raw.train import make_optimizer, train, training_step
+from n2n_raw.train_config import TrainConfig
 
 pytestmark = pytest.mark.gpu
 
@@ -62,7 +64,7 @@ def _loss_and_grads(device: torch.device, amp: bool):
     model = UNet(UNetConfig(width=16)).to(device)
     pairs = pairs_from_choices(choices.to(device))
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-        terms = Neighbor2NeighborLoss(gamma=1.0)(model, noisy.to(device), pairs=pairs)
+        terms = Neighbor2NeighborLoss()(model, noisy.to(device), pairs=pairs, gamma=1.0)
     terms.total.backward()
     return terms.total.item(), {n: p.grad.cpu() for n, p in model.named_parameters()}
 
@@ -85,19 +87,20 @@ def test_bf16_loss_stays_close_to_the_fp32_loss(cuda_device):
 
 
 def test_training_step_never_synchronises_with_the_host(cuda_device):
-    config = TrainConfig().resolved()
+    config = TrainConfig()
     torch.manual_seed(0)
     model = UNet(UNetConfig(width=16)).to(cuda_device).to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config, cuda_device)
     criterion = Neighbor2NeighborLoss()
+    runtime = Runtime(cuda_device, bf16=True, channels_last=True)
     generator = torch.Generator(device=cuda_device).manual_seed(0)
     noisy = (0.2 + 0.05 * torch.rand(4, 4, 64, 64, device=cuda_device)).contiguous(memory_format=torch.channels_last)
-    training_step(model, criterion, optimizer, noisy, generator, 1.0, True)  # first step: optimizer state
+    training_step(model, criterion, optimizer, noisy, generator, 1.0, runtime)  # first step: optimizer state
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
         for _ in range(2):
-            terms = training_step(model, criterion, optimizer, noisy, generator, 1.0, True)
+            terms = training_step(model, criterion, optimizer, noisy, generator, 1.0, runtime)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert np.isfinite(terms.total.item())

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from n2n_raw.bayer import PATTERNS, pack_bayer, uncrop_unified, unify_cfa, unpack_bayer
-from n2n_raw.inference import TRANSFORMS, denoise_blocks, denoise_mosaic_tiled, denoise_tensor, tile_windows
+from n2n_raw.inference import TRANSFORMS, InferenceSettings, denoise_blocks, denoise_mosaic_tiled, denoise_tensor, tile_windows
 from n2n_raw.isp import cfa_masks
 
 
@@ -42,21 +42,21 @@ class ChannelProbe(nn.Module):
 def test_every_pass_sees_rggb_after_unification(pattern, ensemble):
     masks = cfa_masks((8, 12), pattern)
     mosaic = (0.1 * masks[0] + 0.5 * masks[1] + 0.9 * masks[2]).astype(np.float32)
-    out = denoise_blocks(ChannelProbe(), mosaic[None], [pattern], ensemble=ensemble, clamp=False)
+    out = denoise_blocks(ChannelProbe(), mosaic[None], [pattern], InferenceSettings(ensemble=ensemble), clamp=False)
     np.testing.assert_allclose(out[0], mosaic, atol=1e-6)  # any -1 would show a mis-phased pass
 
 
 def test_native_mode_packs_in_the_blocks_own_phase():
     masks = cfa_masks((8, 8), "BGGR")
     mosaic = (0.1 * masks[0] + 0.5 * masks[1] + 0.9 * masks[2]).astype(np.float32)
-    out = denoise_blocks(ChannelProbe(), mosaic[None], ["BGGR"], cfa_mode="native", clamp=False)
+    out = denoise_blocks(ChannelProbe(), mosaic[None], ["BGGR"], InferenceSettings(cfa_mode="native"), clamp=False)
     assert (out == -1).all()  # BGGR packed natively is B, G, G, R: the probe rejects it
 
 
 def test_identity_module_reproduces_blocks_with_mixed_patterns():
     blocks = np.random.default_rng(0).random((5, 16, 16)).astype(np.float32)
     patterns = ["RGGB", "GRBG", "BGGR", "GBRG", "GRBG"]
-    assert np.array_equal(denoise_blocks(nn.Identity(), blocks, patterns, batch_size=2), blocks)
+    assert np.array_equal(denoise_blocks(nn.Identity(), blocks, patterns, InferenceSettings(batch_size=2)), blocks)
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
@@ -69,7 +69,7 @@ def test_ensemble_puts_every_pass_back_on_the_original_grid(pattern):
 
     x = torch.rand(2, 10, 14, generator=torch.Generator().manual_seed(3))
     assert len(TRANSFORMS) == 8
-    torch.testing.assert_close(denoise_tensor(Square(), x, pattern, ensemble=True), x * x, atol=1e-6, rtol=0)
+    torch.testing.assert_close(denoise_tensor(Square(), x, pattern, InferenceSettings(ensemble=True)), x * x, atol=1e-6, rtol=0)
 
 
 def test_tile_windows_partition_and_keep_even_offsets():
@@ -88,5 +88,5 @@ def test_tiled_equals_whole_image_for_a_local_model():
     conv = nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect")
     mosaic = np.random.default_rng(2).random((70, 54)).astype(np.float32)
     whole = denoise_blocks(conv, mosaic[None], ["GBRG"], clamp=False)[0]
-    tiled = denoise_mosaic_tiled(conv, mosaic, "GBRG", tile=16, overlap=4, batch_size=3, clamp=False, progress=False)
+    tiled = denoise_mosaic_tiled(conv, mosaic, "GBRG", InferenceSettings(batch_size=3), tile=16, overlap=4, clamp=False, progress=False)
     np.testing.assert_allclose(tiled, whole, atol=1e-6)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from n2n_raw.loss import GammaSchedule, Neighbor2NeighborLoss
+from n2n_raw.loss import Neighbor2NeighborLoss
+from n2n_raw.schedules import GammaSchedule
 from n2n_raw.model import UNet, UNetConfig
 from n2n_raw.sampler import draw_neighbor_pairs, pairs_from_choices, subsample
 from tests.reference_official import generate_mask_pair, official_choices, official_loss
@@ -14,7 +15,7 @@ def test_gamma_zero_is_plain_mse_of_the_subimages():
     net = torch.nn.Conv2d(4, 4, 3, padding=1)
     y = torch.rand(2, 4, 16, 16)
     pairs = draw_neighbor_pairs(y.shape, generator=torch.Generator().manual_seed(0))
-    terms = Neighbor2NeighborLoss(gamma=0.0)(net, y, pairs)
+    terms = Neighbor2NeighborLoss()(net, y, pairs, gamma=0.0)
     g1, g2 = subsample(y, pairs)
     expected = torch.nn.functional.mse_loss(net(g1), g2)
     torch.testing.assert_close(terms.total, expected, rtol=0, atol=0)
@@ -23,14 +24,14 @@ def test_gamma_zero_is_plain_mse_of_the_subimages():
 
 def test_identity_network_on_a_constant_image_gives_zero():
     y = torch.full((2, 4, 8, 8), 0.3)
-    terms = Neighbor2NeighborLoss(gamma=2.0)(torch.nn.Identity(), y, generator=torch.Generator().manual_seed(0))
+    terms = Neighbor2NeighborLoss()(torch.nn.Identity(), y, generator=torch.Generator().manual_seed(0), gamma=2.0)
     assert terms.total.item() == 0.0 and terms.regularizer.item() == 0.0
 
 
 def test_identity_network_regularizer_vanishes_on_any_image():
     """f = identity: f(g1 y) − g2 y equals g1 f(y) − g2 f(y), so the regulariser is exactly 0."""
     y = torch.rand(1, 3, 8, 8)
-    terms = Neighbor2NeighborLoss(gamma=1.0)(torch.nn.Identity(), y, generator=torch.Generator().manual_seed(1))
+    terms = Neighbor2NeighborLoss()(torch.nn.Identity(), y, generator=torch.Generator().manual_seed(1), gamma=1.0)
     assert terms.regularizer.item() == 0.0
     assert terms.reconstruction.item() > 0.0
 
@@ -50,7 +51,7 @@ def test_full_image_pass_builds_no_graph():
             return out
 
     y = torch.rand(1, 4, 8, 8)
-    Neighbor2NeighborLoss(gamma=1.0)(Spy(), y, generator=torch.Generator().manual_seed(0)).total.backward()
+    Neighbor2NeighborLoss()(Spy(), y, generator=torch.Generator().manual_seed(0), gamma=1.0).total.backward()
     assert sorted(seen) == [((1, 4, 4, 4), True), ((1, 4, 8, 8), False)]
 
 
@@ -66,7 +67,7 @@ def test_equals_the_official_step_loss_and_gradients(gamma):
     ref_grads = [p.grad.clone() for p in net.parameters()]
     net.zero_grad()
     pairs = pairs_from_choices(choices.view(2, 32, 32))
-    ours = Neighbor2NeighborLoss(gamma=gamma)(lambda t: net(t), y, pairs)
+    ours = Neighbor2NeighborLoss()(lambda t: net(t), y, pairs, gamma=gamma)
     ours.total.backward()
     torch.testing.assert_close(ours.total.double(), ref_total, rtol=1e-6, atol=0)
     torch.testing.assert_close(ours.reconstruction.double(), ref_rec, rtol=1e-6, atol=0)

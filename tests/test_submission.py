@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import scipy.io
 
-from n2n_raw import submission
+from n2n_raw import submission, submission_format
 from n2n_raw.cli import main
-from n2n_raw.submission import SubmissionError, decode_block, encode_block, write_submission
+from n2n_raw.submission_format import SubmissionError, decode_block, encode_block, write_submission
 from n2n_raw.submission_check import check_submission
 from tests.eval_fixtures import write_block_dir, write_tiny_checkpoint
 
@@ -72,7 +72,7 @@ def test_wrong_outputs_are_refused_before_anything_is_written(tmp_path, make, me
 def test_interrupted_writes_leave_no_file(tmp_path, monkeypatch):
     reference = blocks_like((2, 3, 8, 8))
     calls = {"n": 0}
-    real = submission.encode_block
+    real = submission_format.encode_block
 
     def failing(block):
         calls["n"] += 1
@@ -80,7 +80,7 @@ def test_interrupted_writes_leave_no_file(tmp_path, monkeypatch):
             raise KeyboardInterrupt  # as if Ctrl-C arrived mid-file
         return real(block)
 
-    monkeypatch.setattr(submission, "encode_block", failing)
+    monkeypatch.setattr(submission_format, "encode_block", failing)
     with pytest.raises(KeyboardInterrupt):
         write_submission(tmp_path, reference, reference, formats=("csv",))
     assert list(tmp_path.iterdir()) == []
@@ -90,7 +90,7 @@ def test_interrupted_writes_leave_no_file(tmp_path, monkeypatch):
             fh.write(b"MATLAB 5.0 MAT-file" + b"\0" * 100)
         raise OSError("disk full")
 
-    monkeypatch.setattr(submission, "_write_mat", half_mat)
+    monkeypatch.setattr(submission_format, "_write_mat", half_mat)
     with pytest.raises(OSError, match="disk full"):
         write_submission(tmp_path, reference, reference, formats=("mat",))
     assert list(tmp_path.iterdir()) == []

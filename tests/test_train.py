@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from n2n_raw.checkpoint import load_checkpoint, load_model
+from n2n_raw.checkpoint import TrainingData, load_checkpoint, load_model, read_checkpoint
 from n2n_raw.cli import main
 from n2n_raw.data import EpochSampler, RandomBayerCrops
-from n2n_raw.train import TrainConfig
+from n2n_raw.train_config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +97,15 @@ def test_unknown_flag_is_an_error(mosaic_dir, tmp_path):
 
 
 def test_learning_rate_schedule_is_the_official_one():
-    cfg = TrainConfig(track="srgb").resolved()
+    cfg = TrainConfig(track="srgb")
     assert cfg.lr == 3e-4 and cfg.gamma_schedule == "ramp"
-    lrs = {e: cfg.lr_at(e) for e in (1, 19, 20, 39, 40, 60, 80, 100)}
+    lr_at = cfg.lr_schedule_fn(total_steps=100)
+    lrs = {e: lr_at(e, step=0) for e in (1, 19, 20, 39, 40, 60, 80, 100)}
     assert lrs == pytest.approx({1: 3e-4, 19: 3e-4, 20: 1.5e-4, 39: 1.5e-4, 40: 7.5e-5, 60: 3.75e-5, 80: 1.875e-5, 100: 1.875e-5})
-    raw = TrainConfig().resolved()
+    # Other lengths follow the official int(20·ratio) − 1 rule: 50 epochs halve after epochs 9, 19, 29, 39.
+    half = TrainConfig(track="srgb", epochs=50).lr_schedule_fn(total_steps=50)
+    assert [half(e, 0) for e in (9, 10, 19, 20, 40)] == pytest.approx([3e-4, 1.5e-4, 1.5e-4, 7.5e-5, 1.875e-5])
+    raw = TrainConfig()
     assert (raw.lr, raw.gamma_schedule, raw.gamma) == (1e-4, "constant", 1.0)
 
 
@@ -135,19 +139,23 @@ def test_random_phase_training_is_recorded_and_selects_native_packing(mosaic_dir
     from n2n_raw.inference import cfa_mode_for
 
     run_train(mosaic_dir, tmp_path / "run", "--epochs", "1", "--max-steps", "1", "--cfa-phase", "random")
-    config = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["train_config"]
-    assert config["cfa_phase"] == "random" and cfa_mode_for(config) == "native"
-    assert cfa_mode_for(TrainConfig().__dict__) == "unify"
+    info = read_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
+    assert info.train_config.cfa_phase == "random" and info.data.cfa_phase == "random"
+    assert cfa_mode_for(info.data) == "native" and cfa_mode_for(TrainingData()) == "unify"
 
 
 @pytest.mark.parametrize("flags, native", [({"avx2", "fma"}, False), ({"avx512f", "avx512_bf16"}, True),
                                            ({"avx512f", "amx_bf16", "amx_tile"}, True), (set(), False)])  # fmt: skip
 def test_amp_auto_is_bf16_only_where_the_cpu_runs_it_natively(monkeypatch, flags, native):
-    import n2n_raw.distributed as distributed
-    from n2n_raw.train import resolve_amp
+    import n2n_raw.device as device
 
-    monkeypatch.setattr(distributed, "cpu_flags", lambda: flags)
+    monkeypatch.setattr(device, "cpu_flags", lambda: flags)
     cpu = torch.device("cpu")
-    assert distributed.native_bf16(cpu) is native
-    assert resolve_amp("auto", cpu) is native
-    assert resolve_amp("off", cpu) is False and resolve_amp("bf16", cpu) is True
+    assert device.native_bf16(cpu) is native
+    assert device.use_bf16("auto", cpu) is native
+    assert device.use_bf16("off", cpu) is False and device.use_bf16("bf16", cpu) is True
+    # One meaning of auto for training and inference.
+    assert device.Runtime.resolve("cpu", "auto").bf16 is native
+    from n2n_raw.inference import InferenceOptions
+
+    assert InferenceOptions(device="cpu", amp="auto").resolve().runtime.bf16 is native

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..checkpoint import atomic_write, atomic_write_text
+from ..atomic import atomic_write, atomic_write_text
 from ..config import add_arguments, arg, from_arguments
 from ..data import derive_seed, item_rng
 from ..errors import DataError

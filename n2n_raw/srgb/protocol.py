@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..checkpoint import atomic_write, atomic_write_text
+from ..atomic import atomic_write, atomic_write_text
 from ..config import add_arguments, arg, from_arguments
 from ..errors import DataError, N2NError
 from .data import IMAGE_SUFFIXES, embedded_photos
@@ -278,7 +278,7 @@ class SRGBEvalConfig:
 def evaluate_srgb(config: SRGBEvalConfig) -> dict:
     """Load the model, run the protocol, write the report; returns the result (without samples)."""
     from ..checkpoint import load_model
-    from ..distributed import pick_device
+    from ..device import pick_device
     from .official import load_official_weights
 
     if bool(config.checkpoint) == bool(config.official_weights):
@@ -286,8 +286,8 @@ def evaluate_srgb(config: SRGBEvalConfig) -> dict:
     device = pick_device(config.device)
     noise = config.noise
     if config.checkpoint:
-        model, state = load_model(config.checkpoint, map_location="cpu")
-        noise = noise or state.get("train_config", {}).get("noise", "gauss25")
+        model, checkpoint = load_model(config.checkpoint, map_location="cpu")
+        noise = noise or (checkpoint.train_config.noise if checkpoint.train_config else "gauss25")
     else:
         model = load_official_weights(config.official_weights)
         noise = noise or "gauss25"
