@@ -19,12 +19,12 @@ PREPARED ?= $(DATA)/prepared/$(if $(SIDD_ROOT),sidd,sidd-mini)
 # train-sidd's length. Default: a short CPU run (the paper's 256² crops, 2,000 steps of batch 4, lr 1e-3 halved
 # after 50% and 75%, validation on 64 blocks every 250 steps): about 9 minutes on 2 cores with native bf16
 # (AMX / AVX-512 BF16), about 40 minutes on an AVX2-only CPU, which trains in fp32 (see README). FULL=1: the
-# paper's raw recipe (256² crops, lr 1e-4, 100 epochs) for a GPU.
+# paper's raw recipe (256² crops, lr 1e-4, γ = 1, 100 epochs, fp32) for a GPU.
 SIDD_QUICK := --epochs 8 --steps-per-epoch 250 --crop 256 --lr 1e-3 --lr-milestones 50 75 --validation-limit 64
-SIDD_FULL := --epochs 100
+SIDD_FULL := --epochs 100 --amp off
 SIDD_PRESET ?= $(if $(FULL),$(SIDD_FULL),$(SIDD_QUICK))
 
-.PHONY: help install test test-gpu test-slow data-demo data-sidd train-sidd train-srgb eval submit bench quality clean
+.PHONY: help install lint format test test-gpu test-slow data-demo data-sidd train-sidd train-srgb eval submit bench quality clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,7 +33,15 @@ install:  ## fresh virtual environment in .venv with the package and its test to
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e '.[dev]'
 
-test:  ## the default test suite (CPU, a few minutes)
+lint:  ## ruff: lint rules and the formatter's check (configured in pyproject.toml)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:  ## apply ruff's fixes and formatter
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test:  ## the default test suite with the docstring examples (CPU, a few minutes)
 	$(BIN)/python -m pytest -q
 
 test-gpu:  ## the CUDA tests (skipped without a GPU)

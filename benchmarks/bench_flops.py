@@ -6,13 +6,14 @@ dominant layer shape, a 3×3 convolution 96 → 96 channels over (4, 96, 128, 12
 formats and precisions the training step can use. ``step_flops / throughput`` is then the shortest time a
 step could take if every FLOP ran at that rate; each measured step is reported as a fraction of it.
 """
+
 from __future__ import annotations
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from n2n_raw.loss import Neighbor2NeighborLoss
 from n2n_raw.device import Runtime
+from n2n_raw.loss import Neighbor2NeighborLoss
 from n2n_raw.train import training_step
 
 from .common import fresh_model, has_native_bf16, noisy_batch, time_alternating

@@ -7,12 +7,13 @@
   overlap 32, batch 4) vs the official-style loop over the mosaic's 256×256 blocks. Ours computes ~27% more
   pixels (the overlap that removes seams), so the ratio is a like-for-like *output* throughput.
 """
+
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import torch
-
-from dataclasses import replace
 
 from n2n_raw.inference import InferenceOptions, denoise_blocks, denoise_mosaic_tiled
 

@@ -5,6 +5,7 @@ temporary directory; :func:`n2n_raw.data.bayer_training_set` reads random even-o
 packs them, through a ``DataLoader`` in the main process (``num_workers=0``: the cost of one sample on one
 core, the pessimistic case). The ratio is loader samples/s over the training step's samples/s.
 """
+
 from __future__ import annotations
 
 import json

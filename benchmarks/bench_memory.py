@@ -6,14 +6,15 @@ what was live before the second step is measured by :func:`benchmarks.common.pea
 only (activations kept for backward, gradients, temporaries), which is what the loss design changes;
 weights and optimizer state are the same for every variant and are excluded.
 """
+
 from __future__ import annotations
 
 import gc
 
 import torch
 
-from n2n_raw.loss import Neighbor2NeighborLoss
 from n2n_raw.device import Runtime
+from n2n_raw.loss import Neighbor2NeighborLoss
 from n2n_raw.train import make_optimizer, training_step
 from n2n_raw.train_config import TrainConfig
 
@@ -37,12 +38,14 @@ def run(device: torch.device, quick: bool = False) -> dict:
     model = fresh_model(device, cl)
     opt, gen = make_optimizer(model, default, device), torch.Generator(device=device).manual_seed(0)
     x = noisy.contiguous(memory_format=torch.channels_last) if cl else noisy
-    peaks["ours (default)"] = _peak(lambda: training_step(model, Neighbor2NeighborLoss(), opt, x, gen, 1.0, runtime))
+    peaks["ours (default)"] = _peak(
+        lambda m=model, o=opt: training_step(m, Neighbor2NeighborLoss(), o, x, gen, 1.0, runtime)
+    )
     del model, opt
     for name, step in (("deepinv-style", deepinv_step), ("official-style", official_step)):
         model = fresh_model(device)
         opt, gen = torch.optim.Adam(model.parameters(), lr=1e-4), torch.Generator(device=device).manual_seed(0)
-        peaks[name] = _peak(lambda: step(model, opt, noisy, gen))  # noqa: B023 - called before the next loop
+        peaks[name] = _peak(lambda s=step, m=model, o=opt, g=gen: s(m, o, noisy, g))
         del model, opt
     mib = {k: v / 2**20 for k, v in peaks.items()}
     ours = mib["ours (default)"]

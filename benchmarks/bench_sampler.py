@@ -3,6 +3,7 @@
 Ours draws one pair per cell and gathers all channels at once (``n2n_raw.sampler``); the official code
 builds two boolean masks with a Python loop over channels and ``masked_select``s channel by channel.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,7 +24,9 @@ def run(device: torch.device, quick: bool = False) -> dict:
 
     timings = time_alternating(
         {"ours": ours, "official": lambda: official_sampler(noisy, gen_ref)},
-        repeats=5 if quick else 50, warmup=2, device=device,
+        repeats=5 if quick else 50,
+        warmup=2,
+        device=device,
     )
     t_ours, t_ref = timings["ours"].median, timings["official"].median
     return {

@@ -11,12 +11,13 @@ The profiler's table of one of our steps (where the time goes) is kept in the JS
 
 Each time is also given as a fraction of the FLOP-bound limit (:mod:`benchmarks.bench_flops`).
 """
+
 from __future__ import annotations
 
 import torch
 
-from n2n_raw.loss import Neighbor2NeighborLoss
 from n2n_raw.device import Runtime
+from n2n_raw.loss import Neighbor2NeighborLoss
 from n2n_raw.train import make_optimizer, training_step
 from n2n_raw.train_config import TrainConfig
 
@@ -86,7 +87,8 @@ def run(device: torch.device, quick: bool = False, step_flops: int = 0, conv_gfl
                         2.5 if is_bf16 else 1.4, note))  # fmt: skip
     return {
         "defaults": {"channels_last": cl, "amp": amp},
-        "crop_raw": crop, "flop_limit_s": limit,
+        "crop_raw": crop,
+        "flop_limit_s": limit,
         "timings": {k: v.samples for k, v in timings.items()},
         "step_seconds": timings["ours (default)"].median,
         "profile": profile_step(device, noisy, cl, amp),

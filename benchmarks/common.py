@@ -4,6 +4,7 @@ Timing: the variants of one comparison run in turns (A, B, C, A, B, C, …) afte
 burst of load from other processes on a shared machine hits all of them alike; each is summarised by its
 median. Ratios are the only figures worth comparing across runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,9 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -81,9 +82,7 @@ def peak_tensor_bytes(fn: Callable[[], object], device: torch.device | str = "cp
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    events = sorted(
-        (e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"
-    )
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]")
     live = peak = 0
     for _, nbytes in events:
         live += nbytes
@@ -103,8 +102,15 @@ def machine() -> dict[str, object]:
                 flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    vector = "AMX + AVX-512 BF16" if "amx_bf16" in flags else "AVX-512 BF16" if "avx512_bf16" in flags else "AVX-512" if "avx512f" in flags else (
-        "AVX2" if "avx2" in flags else "other")
+    vector = (
+        "AMX + AVX-512 BF16"
+        if "amx_bf16" in flags
+        else "AVX-512 BF16"
+        if "avx512_bf16" in flags
+        else "AVX-512"
+        if "avx512f" in flags
+        else ("AVX2" if "avx2" in flags else "other")
+    )
     info: dict[str, object] = {
         "cpu": cpu, "vector_isa": vector, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__, "python": platform.python_version(),

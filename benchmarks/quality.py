@@ -18,9 +18,8 @@ Budgets: ``--budget cpu`` (default) is sized for about an hour on 2 CPU cores wi
 AVX-512 BF16; an AVX2-only CPU runs fp32 and takes several times longer); ``--budget gpu`` is the paper-like scale
 for one GPU (crop 256, 20k steps, every block). Any explicit ``--steps``/``--crop``/… wins.
 """
-from __future__ import annotations
 
-from typing import Literal
+from __future__ import annotations
 
 import argparse
 import json
@@ -29,12 +28,23 @@ import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import torch
 
 from n2n_raw.config import add_arguments, arg, from_arguments
 
-from .quality_methods import BASELINES, LEARNED, Budget, bm3d_blocks, denoise, load_blocks, load_captures, psnr_of, train_method
+from .quality_methods import (
+    BASELINES,
+    LEARNED,
+    Budget,
+    bm3d_blocks,
+    denoise,
+    load_blocks,
+    load_captures,
+    psnr_of,
+    train_method,
+)
 
 log = logging.getLogger("benchmarks.quality")
 ALL_METHODS = ("identity", *LEARNED, "bm3d")
@@ -46,12 +56,26 @@ PRESETS = {
     # inputs (see n2n_raw.train.warn_small_subimages). QUALITY.md's first table was measured at --crop 128.
     # lr 1e-3 halved after 50 % and 75 % (the `make train-sidd` CPU preset): at a few hundred steps the raw
     # recipe's 1e-4, or the paper's early halvings, leave every network far below the noisy input.
-    "cpu": {"steps": 1000, "crop": 256, "eval_blocks": 40, "curve_blocks": 16, "epochs": 8, "lr": 1e-3,
-            # 62/87 of 100 become 4 and 6 of 8 epochs by the official rule: lr halves after epochs 4 and 6.
-            "lr_milestones": (62, 87)},
+    "cpu": {
+        "steps": 1000,
+        "crop": 256,
+        "eval_blocks": 40,
+        "curve_blocks": 16,
+        "epochs": 8,
+        "lr": 1e-3,
+        # 62/87 of 100 become 4 and 6 of 8 epochs by the official rule: lr halves after epochs 4 and 6.
+        "lr_milestones": (62, 87),
+    },
     # One GPU: the paper's crop, a few epochs' worth of steps, every block scored, the paper's halvings.
-    "gpu": {"steps": 20000, "crop": 256, "eval_blocks": 0, "curve_blocks": 160, "epochs": 100, "lr": 1e-4,
-            "lr_milestones": (19, 39, 59, 79)},
+    "gpu": {
+        "steps": 20000,
+        "crop": 256,
+        "eval_blocks": 0,
+        "curve_blocks": 160,
+        "epochs": 100,
+        "lr": 1e-4,
+        "lr_milestones": (19, 39, 59, 79),
+    },
 }
 
 
@@ -71,20 +95,27 @@ class QualityConfig:
     crop: int = arg(0, "training crop side, Bayer pixels, multiple of 4 (0: preset)")
     lr: float = arg(0.0, "Adam learning rate, halved after 19/39/59/79 % of the epochs (0: preset)")
     epochs: int = arg(0, "schedule epochs: lr halvings and the γ ramp advance per steps/epochs steps (0: preset)")
-    lr_milestones: tuple[int, ...] = arg((), "milestones of a 100-epoch run, scaled by the official rule int((m+1)·epochs/100) − 1 (empty: preset)")
-    precision: Literal["auto", "fp32", "bf16"] = arg("auto", "base precision of every learned method: auto (bf16 where native, as `n2n-raw train --amp auto`), fp32, bf16")
+    lr_milestones: tuple[int, ...] = arg(
+        (), "milestones of a 100-epoch run, scaled by the official rule int((m+1)·epochs/100) − 1 (empty: preset)"
+    )
+    precision: Literal["auto", "fp32", "bf16"] = arg(
+        "auto",
+        "base precision of every learned method: auto (bf16 where native, as `n2n-raw train --amp auto`), fp32, bf16",
+    )
     eval_blocks: int = arg(-1, "blocks scored, spread over the images (0: all; -1: preset)")
     curve_blocks: int = arg(-1, "validation blocks for the PSNR-vs-step curve (0: all; -1: preset)")
     curve_points: int = arg(5, "validation points per training run (step 0 and the last step included)")
     sheet_blocks: int = arg(4, "blocks (rows) in the contact sheet")
-    bf16: Literal["auto", "on", "off"] = arg("auto", "with an fp32 base, the bf16 check run: auto (only where bf16 is native), on, off")
+    bf16: Literal["auto", "on", "off"] = arg(
+        "auto", "with an fp32 base, the bf16 check run: auto (only where bf16 is native), on, off"
+    )
     device: str = arg("auto", "auto (cuda if available), cpu, cuda")
     # One thread: on a CPU shared with other jobs, 2 OpenMP threads per process ran 5-8x *slower* than one.
     threads: int = arg(1, "torch CPU threads")
     force: bool = arg(False, "rerun methods already in the run cache")
     report_only: bool = arg(False, "train nothing: write the reports from the runs already cached")
 
-    def resolved(self) -> "QualityConfig":
+    def resolved(self) -> QualityConfig:
         """Fill the fields left at 0/-1 from the preset and check the method names."""
         unknown = set(self.methods) - set(ALL_METHODS)
         if unknown:
@@ -183,15 +214,30 @@ def run_study(config: QualityConfig) -> dict:
     }  # fmt: skip
     ctx["base_bf16"] = base_bf16 = config.base_bf16(device)
     skipped = {k: v for k, v in precision_skips(config, device, base_bf16).items() if k in config.methods}
-    signature = {k: v for k, v in asdict(config).items() if k not in ("out", "methods", "seeds", "repeat_seeds", "force", "threads", "bf16", "report_only", "precision")}
+    signature = {
+        k: v
+        for k, v in asdict(config).items()
+        if k not in ("out", "methods", "seeds", "repeat_seeds", "force", "threads", "bf16", "report_only", "precision")
+    }
     signature["base_precision"] = "bf16" if base_bf16 else "fp32"
     signature = json.loads(json.dumps(signature))  # as the cache stores it (tuples become lists)
     log.info("quality study on %s: %d scored blocks, %d training captures, budget %s", device, len(blocks.noisy),
              len(ctx["captures"]), config.training_budget(base_bf16))  # fmt: skip
     # Seed 0 of every method first (the table), then the extra seeds: a run cut short still has every row.
-    jobs = [(name, seed) for name in config.methods if name not in skipped
-            for seed in ((0,) if name in BASELINES else config.seeds + (config.repeat_seeds if name in REPEATED else ()))]
-    jobs = sorted(dict.fromkeys(jobs), key=lambda job: (job[1] != config.seeds[0], job[1], REPEATED.index(job[0]) if job[0] in REPEATED and job[1] != config.seeds[0] else 0))
+    jobs = [
+        (name, seed)
+        for name in config.methods
+        if name not in skipped
+        for seed in ((0,) if name in BASELINES else config.seeds + (config.repeat_seeds if name in REPEATED else ()))
+    ]
+    jobs = sorted(
+        dict.fromkeys(jobs),
+        key=lambda job: (
+            job[1] != config.seeds[0],
+            job[1],
+            REPEATED.index(job[0]) if job[0] in REPEATED and job[1] != config.seeds[0] else 0,
+        ),
+    )
     for name, reason in skipped.items():
         log.info("%s: skipped (%s)", name, reason)
     runs = []
@@ -207,7 +253,14 @@ def run_study(config: QualityConfig) -> dict:
         log.info("%s, seed %d", name, seed)
         record = run_method(name, seed, config, ctx) | {"signature": signature}
         path.write_text(json.dumps(record))
-        log.info("%s seed %d: PSNR %.2f dB, SSIM %.4f (%.0f s)", name, seed, record["psnr"], record["ssim"], record["seconds"])
+        log.info(
+            "%s seed %d: PSNR %.2f dB, SSIM %.4f (%.0f s)",
+            name,
+            seed,
+            record["psnr"],
+            record["ssim"],
+            record["seconds"],
+        )
         runs.append(record)
     runs.sort(key=lambda r: (config.methods.index(r["method"]), r["seed"]))
     return write_reports(config, ctx, runs, skipped, out)

@@ -18,11 +18,12 @@ Training crops come from ``SIDD_Medium_Raw/Data``: frames ``_010``/``_011`` and 
 in MATLAB orientation by :mod:`n2n_raw.sidd`, unified to RGGB by cropping (as ``prepare-sidd`` does), cut
 at the same even offset in all three and packed to 4 planes.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -104,7 +105,9 @@ def load_captures(medium_root: str) -> list[Capture]:
     return captures
 
 
-def paired_batch(captures: Sequence[Capture], crop: int, batch_size: int, seed: int, step: int) -> dict[str, torch.Tensor]:
+def paired_batch(
+    captures: Sequence[Capture], crop: int, batch_size: int, seed: int, step: int
+) -> dict[str, torch.Tensor]:
     """Batch ``step`` of the crop stream: a pure function of (seed, step), identical for every method.
 
     Returns packed ``noisy``, ``noisy2`` and ``clean``, each (B, 4, crop/2, crop/2), cut at one even offset.
@@ -178,8 +181,13 @@ class Budget:
 
 
 def train_method(
-    method: Method, captures: Sequence[Capture], budget: Budget, seed: int, device: torch.device,
-    validate: Callable[[torch.nn.Module], float] | None = None, log: Callable[[str], None] = print,
+    method: Method,
+    captures: Sequence[Capture],
+    budget: Budget,
+    seed: int,
+    device: torch.device,
+    validate: Callable[[torch.nn.Module], float] | None = None,
+    log: Callable[[str], None] = print,
 ) -> tuple[torch.nn.Module, list[dict], float]:
     """Train ``method``; returns (model, validation curve [{step, psnr}], training seconds excluding validation)."""
     torch.manual_seed(seed)  # the initial weights: identical for every method of one seed
@@ -205,10 +213,14 @@ def train_method(
         batch = {k: v.to(device) for k, v in paired_batch(captures, budget.crop, budget.batch_size, seed, step).items()}
         generator.manual_seed(derive_seed(seed, step))  # the same sampler draws for every random-sampler method
         gamma = gammas(epoch)
-        loss = optimisation_step(lambda: step_loss(method, model, batch, generator, gamma, criterion), model, optimizer, runtime)
+        loss = optimisation_step(
+            lambda b=batch, g=gamma: step_loss(method, model, b, generator, g, criterion), model, optimizer, runtime
+        )
         seconds += time.perf_counter() - tick
         if (step + 1) % max(1, budget.steps // 5) == 0:
-            log(f"  step {step + 1}/{budget.steps} loss {loss.item():.3e} lr {schedule(epoch, step):.2e} ({seconds:.0f} s)")
+            log(
+                f"  step {step + 1}/{budget.steps} loss {loss.item():.3e} lr {schedule(epoch, step):.2e} ({seconds:.0f} s)"
+            )
     model.eval()
     return model, curve, seconds
 

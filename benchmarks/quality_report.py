@@ -4,6 +4,7 @@ Seeds: a method's figure is the mean over its seeds, with the spread (min–max)
 Comparisons between two learned methods are *paired*: the same seed gives both the same initial weights,
 crops and sampler draws, so their difference is taken seed by seed before averaging.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def aggregate(runs: list[dict], blocks) -> dict:
     isos = [i.iso if i else "unknown" for i in blocks.instances]
     table: dict[str, dict] = {}
     for run in runs:
-        entry = table.setdefault(run["method"], {"label": label(run["method"]), "seeds": [], "psnr": [], "ssim": [], "runs": []})
+        entry = table.setdefault(
+            run["method"], {"label": label(run["method"]), "seeds": [], "psnr": [], "ssim": [], "runs": []}
+        )
         entry["seeds"].append(run["seed"])
         entry["psnr"].append(run["psnr"])
         entry["ssim"].append(run["ssim"])
@@ -40,7 +43,11 @@ def aggregate(runs: list[dict], blocks) -> dict:
     for entry in table.values():
         for key in ("psnr", "ssim"):
             values = np.array(entry[key])
-            entry[f"{key}_mean"], entry[f"{key}_min"], entry[f"{key}_max"] = float(values.mean()), float(values.min()), float(values.max())
+            entry[f"{key}_mean"], entry[f"{key}_min"], entry[f"{key}_max"] = (
+                float(values.mean()),
+                float(values.min()),
+                float(values.max()),
+            )
         per_block = np.mean([r["per_block_psnr"] for r in entry["runs"]], axis=0)
         entry["by_phone"] = {g: v["mean"] for g, v in mean_by_group(per_block, phones).items()}
         entry["by_iso"] = {g: v["mean"] for g, v in mean_by_group(per_block, isos).items()}
@@ -79,13 +86,25 @@ def hypotheses(table: dict, base_bf16: bool = False) -> list[dict]:
         ("γ > 0 (best of 1, 2, ramp) above γ = 0", best_pos, "nb2nb_g0", lambda d: d > 0),
         ("random sampler above fixed (γ = 1)", "nb2nb_g1", "nb2nb_fixed", lambda d: d > 0),
         # nb2nb_g1 runs in the base precision; the precision check is γ = 1 in the other one.
-        ("bf16 autocast costs at most 0.05 dB against fp32 (γ = 1)", "nb2nb_g1" if base_bf16 else "nb2nb_bf16",
-         "nb2nb_fp32" if base_bf16 else "nb2nb_g1", lambda d: d >= -0.05),
+        (
+            "bf16 autocast costs at most 0.05 dB against fp32 (γ = 1)",
+            "nb2nb_g1" if base_bf16 else "nb2nb_bf16",
+            "nb2nb_fp32" if base_bf16 else "nb2nb_g1",
+            lambda d: d >= -0.05,
+        ),
     ]
     out = []
     for text, a, b, ok in checks:
         diff = paired(table, a, b) if a else None
-        out.append({"hypothesis": text, "a": a, "b": b, "diff": diff, "holds": None if diff is None else bool(ok(diff["mean"]))})
+        out.append(
+            {
+                "hypothesis": text,
+                "a": a,
+                "b": b,
+                "diff": diff,
+                "holds": None if diff is None else bool(ok(diff["mean"])),
+            }
+        )
     return out
 
 
@@ -114,7 +133,9 @@ def markdown(summary: dict) -> str:
         delta = paired(table, name, "n2c") if name != "n2c" else None
         d = f"{delta['mean']:+.2f}" if delta else "–"
         train = f"{entry['train_seconds']:.0f}" if name in LEARNED else "–"
-        lines.append(f"| {entry['label']} | {len(entry['seeds'])} | {_spread(entry, 'psnr', 2)} | {_spread(entry, 'ssim', 4)} | {d} | {train} |")
+        lines.append(
+            f"| {entry['label']} | {len(entry['seeds'])} | {_spread(entry, 'psnr', 2)} | {_spread(entry, 'ssim', 4)} | {d} | {train} |"
+        )
     for name, reason in summary["skipped"].items():
         lines.append(f"| {label(name)} | 0 | not run: {reason} | | | |")
     for title, key in (("phone", "by_phone"), ("ISO", "by_iso")):
@@ -131,7 +152,9 @@ def markdown(summary: dict) -> str:
             continue
         d = h["diff"]
         rng = f" ({d['min']:+.2f} … {d['max']:+.2f})" if len(d["seeds"]) > 1 else ""
-        lines.append(f"| {h['hypothesis']} | {h['a']} − {h['b']} | {d['mean']:+.2f}{rng} | {'yes' if h['holds'] else 'no'} |")
+        lines.append(
+            f"| {h['hypothesis']} | {h['a']} − {h['b']} | {d['mean']:+.2f}{rng} | {'yes' if h['holds'] else 'no'} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -143,7 +166,7 @@ def plot(table: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    for name, entry in table.items():
+    for entry in table.values():
         if not entry["curves"]:
             continue
         curves = list(entry["curves"].values())
@@ -164,7 +187,8 @@ def plot(table: dict, path: Path) -> None:
 
 def contact_sheet(table: dict, ctx: dict, path: Path, crop: int = 128) -> list[str]:
     """Rows: blocks; columns: noisy, each method (seed 0), clean; the centre ``crop``² of each block."""
-    from n2n_raw.isp import contact_sheet as tile, demosaic_bilinear, exposure_gain, grey_world_gains, render_srgb, save_png
+    from n2n_raw.isp import contact_sheet as tile
+    from n2n_raw.isp import demosaic_bilinear, exposure_gain, grey_world_gains, render_srgb, save_png
 
     blocks, picks = ctx["blocks"], ctx["sheet"]
     names = [n for n in table if n != "identity"]
@@ -210,7 +234,11 @@ def write_reports(config, ctx: dict, runs: list[dict], skipped: dict, out: Path)
     if table:
         plot(table, out / "quality_plot.png")
         captions = contact_sheet(table, ctx, out / "quality_contact_sheet.png")
-        text += "\nContact sheet (centre 128² of each block, preview ISP of `n2n_raw/isp.py`, seed 0): " + "; ".join(captions) + ".\n"
+        text += (
+            "\nContact sheet (centre 128² of each block, preview ISP of `n2n_raw/isp.py`, seed 0): "
+            + "; ".join(captions)
+            + ".\n"
+        )
     (out / "QUALITY.md").write_text(text)
     slim = {**summary, "methods": {n: {k: v for k, v in e.items() if k != "runs"} | {
         "per_block_psnr": [r["per_block_psnr"] for r in e["runs"]]} for n, e in table.items()}}  # fmt: skip

@@ -4,10 +4,11 @@
   unfolded 2×2 cells, a Python loop over channels, masked selection; full pass under ``no_grad``), run as
   the official ``train.py`` runs it: fp32, NCHW, ``torch.optim.Adam`` with its defaults. Inference is one
   block at a time: pack → network → unpack, fp32.
-* **deepinv-style**: DeepInverse's ``Neighbor2Neighbor`` loss (method.md §11): the same mask sampler, but
+* **deepinv-style**: DeepInverse's ``Neighbor2Neighbor`` loss (docs/method.md §11): the same mask sampler, but
   the full-image pass runs *with* autograd and is ``.detach()``ed afterwards, so its activations are kept
   until the backward pass frees them.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,7 +25,10 @@ def official_sampler(noisy: torch.Tensor, generator: torch.Generator) -> tuple[t
 
 
 def official_step(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer, noisy: torch.Tensor, generator: torch.Generator,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    noisy: torch.Tensor,
+    generator: torch.Generator,
     gamma: float = 1.0,
 ) -> torch.Tensor:
     """One official-style training step; returns the loss (not synchronised)."""
@@ -37,7 +41,9 @@ def official_step(
     return loss.detach()
 
 
-def deepinv_loss(model: torch.nn.Module, noisy: torch.Tensor, generator: torch.Generator, gamma: float = 1.0) -> torch.Tensor:
+def deepinv_loss(
+    model: torch.nn.Module, noisy: torch.Tensor, generator: torch.Generator, gamma: float = 1.0
+) -> torch.Tensor:
     """DeepInverse's form of the loss: the full pass is built with autograd, then detached."""
     choices = official_choices(noisy.shape, generator=generator, device=generator.device)
     mask1, mask2 = generate_mask_pair(noisy.shape, choices, device=noisy.device)
@@ -50,7 +56,10 @@ def deepinv_loss(model: torch.nn.Module, noisy: torch.Tensor, generator: torch.G
 
 
 def deepinv_step(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer, noisy: torch.Tensor, generator: torch.Generator,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    noisy: torch.Tensor,
+    generator: torch.Generator,
     gamma: float = 1.0,
 ) -> torch.Tensor:
     """One deepinv-style training step; returns the loss (not synchronised)."""

@@ -8,6 +8,7 @@ Usage (from the repository root)::
 
 Results go to ``benchmarks/results/<benchmark>.json`` (git-ignored) and the table to stdout.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,11 +27,16 @@ TABLE_START, TABLE_END = "<!-- table start -->", "<!-- table end -->"
 
 
 def markdown_table(rows: list[dict]) -> str:
-    lines = ["| benchmark | ours | reference | ratio (× better) | target | met | note |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| benchmark | ours | reference | ratio (× better) | target | met | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         target = "" if r["target"] is None else f"≥ {r['target']:.2f}×"
         met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
-        lines.append(f"| {r['benchmark']} | {r['ours']} | {r['reference']} | {r['ratio']:.2f}× | {target} | {met} | {r['note']} |")
+        lines.append(
+            f"| {r['benchmark']} | {r['ours']} | {r['reference']} | {r['ratio']:.2f}× | {target} | {met} | {r['note']} |"
+        )
     return "\n".join(lines)
 
 
@@ -43,7 +49,11 @@ def machine_line(info: dict) -> str:
 
 def update_readme(table: str, command: str, info: dict, seconds: float, profile: str = "") -> None:
     """Replace the table between the markers of README.md (the rest of the file is hand-written)."""
-    where = f"\n\nWhere one of our training steps spends its time (`torch.profiler`):\n\n```\n{profile.strip()}\n```" if profile else ""
+    where = (
+        f"\n\nWhere one of our training steps spends its time (`torch.profiler`):\n\n```\n{profile.strip()}\n```"
+        if profile
+        else ""
+    )
     block = (f"{TABLE_START}\nCommand: `{command}` ({seconds / 60:.1f} min)  \nMachine: {machine_line(info)}\n\n"
              f"{table}{where}\n{TABLE_END}")  # fmt: skip
     text = README.read_text() if README.exists() else f"# Benchmarks\n\n{TABLE_START}\n{TABLE_END}\n"
@@ -73,11 +83,15 @@ def main(argv: list[str] | None = None) -> int:
             result = {"step_flops": bench_flops.step_flops(4, crop, device), "conv_gflops": conv, "rows": []}
         elif name == "step":
             flops = results.get("flops", {})
-            result = bench_step.run(device, args.quick, flops.get("step_flops", 0), flops.get("conv_gflops", {}).get("nchw_fp32", 0.0))
+            result = bench_step.run(
+                device, args.quick, flops.get("step_flops", 0), flops.get("conv_gflops", {}).get("nchw_fp32", 0.0)
+            )
         elif name == "loader":
             result = bench_loader.run(device, args.quick, results.get("step", {}).get("step_seconds", 0.0))
         else:
-            result = {"sampler": bench_sampler, "memory": bench_memory, "inference": bench_inference}[name].run(device, args.quick)
+            result = {"sampler": bench_sampler, "memory": bench_memory, "inference": bench_inference}[name].run(
+                device, args.quick
+            )
         result["seconds"] = round(time.perf_counter() - t0, 1)
         results[name] = result
         write_result(name + ("_quick" if args.quick else ""), {"quick": args.quick, **result}, args.results_dir)

@@ -14,6 +14,7 @@ Bayer Pattern Unification and Bayer Preserving Augmentation", CVPRW 2019): a pat
 by dropping (``crop``) or reflect-padding (``pad``) one row and/or column at *both* ends, which keeps the
 image centred. Works on NumPy arrays and torch tensors alike.
 """
+
 from __future__ import annotations
 
 from typing import Literal, TypeVar
@@ -34,6 +35,19 @@ def check_pattern(pattern: str) -> str:
     return name
 
 
+COLOURS = "RGB"  # colour codes 0 = R, 1 = G, 2 = B (DNG tag 33422, SIDD's metadata)
+
+
+def cfa_colours(pattern: str) -> np.ndarray:
+    """The (2, 2) colour codes (0 = R, 1 = G, 2 = B) of a CFA ``pattern``, row-major: the one map from a CFA
+    name to colour planes that every module uses.
+
+    >>> cfa_colours("GRBG").tolist()
+    [[1, 0], [2, 1]]
+    """
+    return np.array([COLOURS.index(c) for c in check_pattern(pattern)], dtype=np.uint8).reshape(2, 2)
+
+
 def pattern_from_tile(tile) -> str:
     """CFA name from a 2×2 tile of colour codes 0 = R, 1 = G, 2 = B (DNG tag 33422, row-major).
 
@@ -43,10 +57,9 @@ def pattern_from_tile(tile) -> str:
     codes = np.asarray(tile).reshape(-1).tolist()
     if len(codes) != 4:
         raise ValueError(f"a CFA tile needs 4 entries, got {len(codes)}: {codes}")
-    letters = {0: "R", 1: "G", 2: "B"}
     try:
-        name = "".join(letters[int(c)] for c in codes)
-    except KeyError:
+        name = "".join(COLOURS[int(c)] if int(c) >= 0 else "?" for c in codes)
+    except IndexError:
         raise ValueError(f"CFA tile {codes} has codes outside 0 (R), 1 (G), 2 (B)") from None
     return check_pattern(name)
 
@@ -102,9 +115,7 @@ def _reflect_pad(x: Array, dy: int, dx: int) -> Array:
     return np.pad(x, widths, mode="reflect")
 
 
-def unify_cfa(
-    raw: Array, pattern: str, target: str = "RGGB", mode: Literal["crop", "pad"] = "crop"
-) -> Array:
+def unify_cfa(raw: Array, pattern: str, target: str = "RGGB", mode: Literal["crop", "pad"] = "crop") -> Array:
     """Turn a mosaic of ``pattern`` into one of ``target`` (BayerUnify).
 
     ``crop`` drops one row and/or column at both ends (size − 2, for training data); ``pad`` reflect-pads
@@ -151,9 +162,7 @@ def flipped_pattern(pattern: str, flip_v: bool = False, flip_h: bool = False, tr
     return "".join(tile[0] + tile[1])
 
 
-def bayer_aug(
-    raw: Array, pattern: str, flip_v: bool = False, flip_h: bool = False, transpose: bool = False
-) -> Array:
+def bayer_aug(raw: Array, pattern: str, flip_v: bool = False, flip_h: bool = False, transpose: bool = False) -> Array:
     """Flip and/or transpose a mosaic and keep its CFA pattern (BayerAug).
 
     A flip along an axis moves every colour to the other phase; the result is re-unified to ``pattern``

@@ -10,6 +10,7 @@ never leaves a partial checkpoint. Loading uses ``weights_only=True``.
 the :class:`TrainConfig` and :class:`TrainingData`, the CFA the training crops were unified to, which
 inference must reproduce.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,14 +70,25 @@ class Checkpoint:
 
 
 def checkpoint_state(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig, data: TrainingData,
-    model_config: UNetConfig, step: int, epoch: int, batch_in_epoch: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    data: TrainingData,
+    model_config: UNetConfig,
+    step: int,
+    epoch: int,
+    batch_in_epoch: int,
 ) -> dict[str, Any]:
     """The dictionary :func:`save_checkpoint` writes: weights, optimiser, position, typed configurations."""
     return {
-        "model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-        "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
-        "model_config": model_config.to_dict(), "train_config": to_dict(config), "data": data.to_dict(),
+        "model": unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "epoch": epoch,
+        "batch_in_epoch": batch_in_epoch,
+        "model_config": model_config.to_dict(),
+        "train_config": to_dict(config),
+        "data": data.to_dict(),
     }
 
 

@@ -57,7 +57,9 @@ def resolve(reference: str) -> Callable:
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="n2n-raw", description="Neighbor2Neighbor denoising for SIDD raw and sRGB.", allow_abbrev=False)
+    parser = argparse.ArgumentParser(
+        prog="n2n-raw", description="Neighbor2Neighbor denoising for SIDD raw and sRGB.", allow_abbrev=False
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, and tracebacks with errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # Only the chosen command's module is imported; the others are listed with their help alone.
@@ -79,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(resolve(COMMANDS[args.command].run)(args) or 0)
     except (N2NError, OSError) as exc:

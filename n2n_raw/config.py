@@ -5,6 +5,7 @@ turns it into argparse flags (``--field-name``) and :func:`from_arguments` back 
 is strict: an unknown flag is an error, never ignored. A ``Literal[...]`` annotation gives the flag its
 choices; :func:`check_choices` enforces them on objects built in Python too.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -12,13 +12,13 @@ Sources of Bayer mosaics (all in one unified CFA pattern, RGGB by default):
 * any folder of ``.npy`` or ``.mat`` mosaics (``--data-pattern`` names their CFA; they are unified by
   cropping).
 """
+
 from __future__ import annotations
 
 import json
-import math
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ def derive_seed(*keys: int) -> int:
 
 
 def even_offset(rng: np.random.Generator, size: int, crop: int) -> int:
-    """A uniformly drawn *even* offset in [0, size − crop] (keeps the CFA phase, method.md pitfall 7)."""
+    """A uniformly drawn *even* offset in [0, size − crop] (keeps the CFA phase, docs/method.md pitfall 7)."""
     if crop > size:
         raise DataError(f"crop {crop} is larger than the image side {size}")
     return 2 * int(rng.integers(0, (size - crop) // 2 + 1))
@@ -201,7 +201,3 @@ def bayer_training_set(
         crops, info = load_prepared(path)
         return RandomBayerCrops(crops, crop, info.get("pattern", "RGGB"), augment, seed, random_phase)
     return RandomBayerCrops(load_mosaic_folder(path, data_pattern), crop, "RGGB", augment, seed, random_phase)
-
-
-def batches_per_epoch(dataset_size: int, batch_size: int, world_size: int = 1) -> int:
-    return math.floor(dataset_size / world_size / batch_size)

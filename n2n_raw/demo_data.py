@@ -16,6 +16,7 @@ instance (phone, ISO) and adds noise with that capture's measured noise level fu
 Photos are split into training / validation / benchmark by photo, never shared. Everything is a pure
 function of the configuration (seed included); a second run with the same configuration does nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import sidd
+from .bayer import cfa_colours
 from .config import add_arguments, arg, from_arguments
 from .errors import DataError
 from .matfile import write_mat73
@@ -40,13 +42,28 @@ log = logging.getLogger("n2n_raw.demo_data")
 # Photos of scikit-image's data module, by split (grey ones become neutral-coloured scenes).
 # stereo_motorcycle's two views show one scene, so both stay in one split.
 PHOTOS = {
-    "train": ("astronaut", "hubble_deep_field", "immunohistochemistry", "retina", "colorwheel", "camera", "brick", "gravel"),
+    "train": (
+        "astronaut",
+        "hubble_deep_field",
+        "immunohistochemistry",
+        "retina",
+        "colorwheel",
+        "camera",
+        "brick",
+        "gravel",
+    ),
     "validation": ("rocket", "stereo_motorcycle_left", "stereo_motorcycle_right"),
     "benchmark": ("coffee", "chelsea", "grass"),
 }
 MANIFEST = "MANIFEST.json"
 FORMAT_VERSION = 1
-MAKES = {"GP": ("Google", "Pixel"), "IP": ("Apple", "iPhone 7"), "S6": ("samsung", "SM-G925I"), "N6": ("motorola", "Nexus 6"), "G4": ("LGE", "LG-H815")}
+MAKES = {
+    "GP": ("Google", "Pixel"),
+    "IP": ("Apple", "iPhone 7"),
+    "S6": ("samsung", "SM-G925I"),
+    "N6": ("motorola", "Nexus 6"),
+    "G4": ("LGE", "LG-H815"),
+}
 
 
 @dataclass(frozen=True)
@@ -105,7 +122,11 @@ def assign_instances(config: DemoConfig) -> dict[str, list[str]]:
     nlf = sidd.noise_level_functions()
     names = sorted(nlf)
     phones = list(rng.permutation(list(sidd.PHONES)))
-    counts = {"train": config.train_captures, "validation": config.validation_images, "benchmark": config.benchmark_images}
+    counts = {
+        "train": config.train_captures,
+        "validation": config.validation_images,
+        "benchmark": config.benchmark_images,
+    }
     order = [(split, phones[k % len(phones)]) for k, split in enumerate(s for s, c in counts.items() for _ in range(c))]
     pools = {}
     for phone in sidd.PHONES:
@@ -130,7 +151,7 @@ def metadata_struct(instance: sidd.SceneInstance, nlf: dict, camera: CameraParam
         ids[-2:] = ids[-1], ids[-2]
     values = {
         33421: np.array([[2, 2]], np.uint16),
-        33422: np.array([["RGB".index(c) for c in instance.cfa]], np.uint8),
+        33422: cfa_colours(instance.cfa).reshape(1, 4),
         51041: np.array([[v for c in "rgb" for v in nlf[c]]]),
     }
     for k, tag in enumerate(ids):
@@ -149,7 +170,11 @@ def metadata_struct(instance: sidd.SceneInstance, nlf: dict, camera: CameraParam
     if instance.phone == "IP":
         sub = np.empty((1, 1), dtype=object)
         sub[0, 0] = raw
-        top |= {"BitDepth": np.array([[8.0]]), "SubIFDs": sub, "DigitalCamera": {"ISOSpeedRatings": iso, "ExposureTime": exposure}}
+        top |= {
+            "BitDepth": np.array([[8.0]]),
+            "SubIFDs": sub,
+            "DigitalCamera": {"ISOSpeedRatings": iso, "ExposureTime": exposure},
+        }
     else:
         top |= {"ISOSpeedRatings": iso, "ExposureTime": exposure, **raw}
     return top
@@ -234,11 +259,16 @@ def _write_all(config: DemoConfig, root: Path) -> None:
             for frame, noisy_frame in zip(("010", "011"), noisy):
                 write_mat73(folder / f"{name[:4]}_NOISY_RAW_{frame}.MAT", {"x": noisy_frame})
                 write_mat73(folder / f"{name[:4]}_GT_RAW_{frame}.MAT", {"x": clean})
-                scipy.io.savemat(folder / f"{name[:4]}_METADATA_RAW_{frame}.MAT", {"metadata": meta}, do_compression=True)
+                scipy.io.savemat(
+                    folder / f"{name[:4]}_METADATA_RAW_{frame}.MAT", {"metadata": meta}, do_compression=True
+                )
             continue
         b, (h, w) = config.block_size, clean.shape
         # Even 0-based starts keep each block in its image's native CFA phase, as SIDD's blocks do.
-        starts = [(2 * int(rng.integers((h - b) // 2 + 1)), 2 * int(rng.integers((w - b) // 2 + 1))) for _ in range(config.blocks_per_image)]
+        starts = [
+            (2 * int(rng.integers((h - b) // 2 + 1)), 2 * int(rng.integers((w - b) // 2 + 1)))
+            for _ in range(config.blocks_per_image)
+        ]
         noisy_list, clean_list, positions = blocks[split]
         noisy_list.append(np.stack([noisy[0][r : r + b, c : c + b] for r, c in starts]))
         clean_list.append(np.stack([clean[r : r + b, c : c + b] for r, c in starts]))

@@ -17,6 +17,7 @@
 A model trained on SIDD is calibrated to the noise of SIDD's five phone sensors; other cameras' noise (and
 other ISOs) may be under- or over-smoothed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .bayer import check_pattern
 from .atomic import atomic_write
+from .bayer import cfa_colours, check_pattern
 from .config import add_arguments, arg, from_arguments
 from .errors import DataError, N2NError
 from .inference import InferenceOptions, denoise_mosaic_tiled, load_network
@@ -77,11 +78,15 @@ def read_raw(path: str | os.PathLike) -> RawPhoto:
         raise DataError(f"{path}: not a raw photo rawpy/LibRaw can read ({reason})") from None
     with handle as rp:
         if rp.raw_type != rawpy.RawType.Flat or rp.raw_pattern is None:
-            raise DataError(f"{path}: not a Bayer mosaic (stacked colour channels: Foveon, or an already demosaiced/linear DNG)")
+            raise DataError(
+                f"{path}: not a Bayer mosaic (stacked colour channels: Foveon, or an already demosaiced/linear DNG)"
+            )
         colours = rp.raw_colors_visible
         if rp.raw_pattern.shape != (2, 2):
             kind = "X-Trans (6×6)" if rp.raw_pattern.shape == (6, 6) else "×".join(map(str, rp.raw_pattern.shape))
-            raise DataError(f"{path}: {kind} colour filter array, not a 2×2 Bayer pattern; this model denoises Bayer raw only")
+            raise DataError(
+                f"{path}: {kind} colour filter array, not a 2×2 Bayer pattern; this model denoises Bayer raw only"
+            )
         tile = colours[:2, :2]
         desc = rp.color_desc.decode("ascii", "replace")
         name = "".join(desc[int(c)] for c in tile.flat)
@@ -150,7 +155,7 @@ def write_dng(path: str | os.PathLike, raw: np.ndarray, photo: RawPhoto) -> Path
     """Write ``raw`` (uint16, the photo's size) as a Bayer DNG with its CFA, levels and colour tags."""
     import tifffile
 
-    codes = [{"R": 0, "G": 1, "B": 2}[c] for c in photo.pattern]
+    codes = cfa_colours(photo.pattern).ravel().tolist()
     integral = np.all(photo.black == np.round(photo.black))
     black_tag = (50714, 4, 4, tuple(int(b) for b in photo.black.ravel()), True) if integral else \
         (50714, 5, 4, _srational(photo.black.ravel(), 1000), True)  # fmt: skip
@@ -174,7 +179,9 @@ def write_dng(path: str | os.PathLike, raw: np.ndarray, photo: RawPhoto) -> Path
 def _verify_dng(path: str, raw: np.ndarray, photo: RawPhoto) -> None:
     back = read_raw(path)
     if back.raw.shape != raw.shape or back.pattern != photo.pattern or not np.array_equal(back.raw, raw):
-        raise N2NError(f"{path}: the written DNG reads back as {back.pattern} {back.raw.shape}, not {photo.pattern} {raw.shape}")
+        raise N2NError(
+            f"{path}: the written DNG reads back as {back.pattern} {back.raw.shape}, not {photo.pattern} {raw.shape}"
+        )
     if not np.allclose(back.black, photo.black) or back.white != photo.white:
         raise N2NError(f"{path}: the written DNG reads back with other black/white levels")
 
@@ -204,7 +211,9 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig) -> dict:
     x = normalise(photo)
     h, w = x.shape
     he, we = h - h % 2, w - w % 2
-    denoised = denoise_mosaic_tiled(model, x[:he, :we], photo.pattern, settings, tile=config.tile, overlap=config.overlap)
+    denoised = denoise_mosaic_tiled(
+        model, x[:he, :we], photo.pattern, settings, tile=config.tile, overlap=config.overlap
+    )
     if (he, we) != (h, w):  # an odd last row/column keeps its noisy values
         x[:he, :we] = denoised
         denoised = x

@@ -89,7 +89,9 @@ class Runtime:
     channels_last: bool = False
 
     @classmethod
-    def resolve(cls, device: str | torch.device = "auto", amp: AmpFlag = "auto", channels_last: LayoutFlag = "auto") -> Runtime:
+    def resolve(
+        cls, device: str | torch.device = "auto", amp: AmpFlag = "auto", channels_last: LayoutFlag = "auto"
+    ) -> Runtime:
         """The runtime the three command-line flags ask for on this machine."""
         dev = device if isinstance(device, torch.device) else pick_device(device)
         return cls(dev, use_bf16(amp, dev), use_channels_last(channels_last, dev))

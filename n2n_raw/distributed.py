@@ -20,6 +20,7 @@ command on every node, e.g. two nodes of 8 GPUs::
 nodes share: rank 0 writes the checkpoints there and, with ``--resume auto``, every rank reads
 ``latest.pt`` from it. The prepared crops must be readable on every node (shared, or copied to the same path).
 """
+
 from __future__ import annotations
 
 import os
@@ -60,7 +61,7 @@ class DistributedContext:
         return self.rank == 0
 
     @classmethod
-    def from_environment(cls, device_flag: str = "auto") -> "DistributedContext":
+    def from_environment(cls, device_flag: str = "auto") -> DistributedContext:
         """One process unless torchrun's WORLD_SIZE > 1; then join the process group, checking the world first."""
         world = _env_int("WORLD_SIZE", "1")
         if world <= 1:

@@ -9,6 +9,7 @@ images are known scene instances.
 Writes to ``--out``: ``metrics.json`` (everything, including per-block values), ``metrics.md`` (a short
 table) and ``contact_sheet.png`` (noisy | denoised | clean through the preview ISP of :mod:`n2n_raw.isp`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,9 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .config import add_arguments, arg, from_arguments
 from .atomic import atomic_write_text
 from .checkpoint import Checkpoint
+from .config import add_arguments, arg, from_arguments
 from .inference import InferenceOptions, InferenceSettings, denoise_blocks, load_network
 from .metrics import block_metrics, mean_by_group
 
@@ -44,9 +45,15 @@ class EvalConfig(InferenceOptions):
     """``n2n-raw evaluate`` options (network options are inherited from InferenceOptions)."""
 
     checkpoint: str = arg("", "checkpoint to evaluate; the model is rebuilt from the configuration stored in it")
-    blocks_dir: str = arg("", "folder with the block files; empty: the checkpoint's validation folder, else data/sidd-mini")
-    split: Literal["validation", "benchmark"] = arg("validation", "validation, or benchmark (only the demo set has clean benchmark blocks)")
-    patterns: tuple[str, ...] = arg((), "CFA of each block image, when the folder has neither blocks_info.json nor 40 images")
+    blocks_dir: str = arg(
+        "", "folder with the block files; empty: the checkpoint's validation folder, else data/sidd-mini"
+    )
+    split: Literal["validation", "benchmark"] = arg(
+        "validation", "validation, or benchmark (only the demo set has clean benchmark blocks)"
+    )
+    patterns: tuple[str, ...] = arg(
+        (), "CFA of each block image, when the folder has neither blocks_info.json nor 40 images"
+    )
     out: str = arg("", "output folder; empty: <run>/eval beside the checkpoint's checkpoints/ folder")
     limit: int = arg(0, "score at most this many blocks, spread evenly over the images (0: all)")
     sheet_blocks: int = arg(6, "blocks shown in the contact sheet (0: none)")
@@ -57,7 +64,12 @@ def default_blocks_dir(blocks_dir: str, checkpoint: Checkpoint | None) -> Path:
     if blocks_dir:
         return Path(blocks_dir)
     trained = checkpoint.train_config if checkpoint is not None else None
-    if trained is not None and trained.track == "raw" and trained.validation_dir and Path(trained.validation_dir).is_dir():
+    if (
+        trained is not None
+        and trained.track == "raw"
+        and trained.validation_dir
+        and Path(trained.validation_dir).is_dir()
+    ):
         return Path(trained.validation_dir)
     return Path(DEMO_BLOCKS_DIR)
 
@@ -82,7 +94,9 @@ def _flatten(block_set, select: np.ndarray) -> dict:
     }  # fmt: skip
 
 
-def make_raw_validator(validation_dir: str, limit: int, settings: InferenceSettings) -> Callable[[torch.nn.Module], dict]:
+def make_raw_validator(
+    validation_dir: str, limit: int, settings: InferenceSettings
+) -> Callable[[torch.nn.Module], dict]:
     """The per-epoch validation used by training: ``fn(model) -> {"psnr", "ssim", "noisy_psnr", …}``.
 
     Blocks are read and the noisy baseline is scored once, here; each call only runs the network (the
@@ -144,7 +158,12 @@ def evaluate(config: EvalConfig) -> dict:
 
 def _breakdown(ours: dict, noisy: dict, groups: list) -> dict:
     table = {}
-    for key, values in (("psnr", ours["psnr"]), ("ssim", ours["ssim"]), ("noisy_psnr", noisy["psnr"]), ("noisy_ssim", noisy["ssim"])):
+    for key, values in (
+        ("psnr", ours["psnr"]),
+        ("ssim", ours["ssim"]),
+        ("noisy_psnr", noisy["psnr"]),
+        ("noisy_ssim", noisy["ssim"]),
+    ):
         for group, stats in mean_by_group(values, groups).items():
             table.setdefault(group, {"blocks": stats["blocks"]})[key] = stats["mean"]
     return table
@@ -173,7 +192,9 @@ def markdown_table(result: dict) -> str:
     for title, key in (("phone", "by_phone"), ("ISO", "by_iso")):
         lines += ["", f"| {title} | blocks | noisy PSNR | PSNR | SSIM |", "|---|---|---|---|---|"]
         for group, row in result[key].items():
-            lines.append(f"| {group} | {row['blocks']} | {row['noisy_psnr']:.2f} | {row['psnr']:.2f} | {row['ssim']:.4f} |")
+            lines.append(
+                f"| {group} | {row['blocks']} | {row['noisy_psnr']:.2f} | {row['psnr']:.2f} | {row['ssim']:.4f} |"
+            )
     lines += ["", f"Protocol: {result['protocol']}."]
     return "\n".join(lines) + "\n"
 

@@ -19,12 +19,13 @@ The geometric self-ensemble (``ensemble=True``) runs the 8 flips/transposes of t
 mosaic has a different pattern (:func:`n2n_raw.bayer.flipped_pattern`), which the CFA handling above turns
 back into ``target``, so every pass sees a properly phased input; outputs are transformed back and averaged.
 """
+
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -77,9 +78,17 @@ class InferenceOptions:
     device: str = arg("auto", "auto (cuda if available), cpu, cuda, cuda:N")
     batch_size: int = arg(16, "blocks (or tiles) per network call")
     ensemble: bool = arg(False, "geometric self-ensemble: average the 8 Bayer-aware flips/transposes (8× slower)")
-    cfa_mode: Literal["auto", "unify", "native"] = arg("auto", "auto: as the checkpoint was trained (native for --cfa-phase random, else unify); unify: reflect-pad each block to the CFA target before packing (BayerUnify); native: pack in the block's own phase")
-    cfa_target: str = arg("auto", "CFA pattern blocks are unified to: auto (the one the checkpoint's training crops had), or RGGB, BGGR, GRBG, GBRG")
-    amp: AmpFlag = arg("off", "bf16 autocast: off, bf16, auto (where bf16 is native); bf16 rounding costs accuracy near 50 dB")
+    cfa_mode: Literal["auto", "unify", "native"] = arg(
+        "auto",
+        "auto: as the checkpoint was trained (native for --cfa-phase random, else unify); unify: reflect-pad each block to the CFA target before packing (BayerUnify); native: pack in the block's own phase",
+    )
+    cfa_target: str = arg(
+        "auto",
+        "CFA pattern blocks are unified to: auto (the one the checkpoint's training crops had), or RGGB, BGGR, GRBG, GBRG",
+    )
+    amp: AmpFlag = arg(
+        "off", "bf16 autocast: off, bf16, auto (where bf16 is native); bf16 rounding costs accuracy near 50 dB"
+    )
     channels_last: LayoutFlag = arg("auto", "channels_last memory format: auto (on for CUDA and CPU), on, off")
 
     def resolve(self, data: TrainingData | None = None) -> InferenceSettings:
@@ -147,8 +156,12 @@ def _batches(indices: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 
 @torch.no_grad()
 def denoise_blocks(
-    model: nn.Module, blocks: np.ndarray, patterns: Sequence[str], settings: InferenceSettings = DEFAULT_SETTINGS,
-    clamp: bool = True, progress: bool = False,
+    model: nn.Module,
+    blocks: np.ndarray,
+    patterns: Sequence[str],
+    settings: InferenceSettings = DEFAULT_SETTINGS,
+    clamp: bool = True,
+    progress: bool = False,
 ) -> np.ndarray:
     """Denoise ``(K, H, W)`` Bayer blocks, block k having CFA ``patterns[k]``; returns float32 ``(K, H, W)``.
 
@@ -201,8 +214,14 @@ def tile_windows(size: int, tile: int, overlap: int) -> list[tuple[int, int, int
 
 @torch.no_grad()
 def denoise_mosaic_tiled(
-    model: nn.Module, mosaic: np.ndarray, pattern: str, settings: InferenceSettings = DEFAULT_SETTINGS,
-    tile: int = 512, overlap: int = 32, clamp: bool = True, progress: bool = True,
+    model: nn.Module,
+    mosaic: np.ndarray,
+    pattern: str,
+    settings: InferenceSettings = DEFAULT_SETTINGS,
+    tile: int = 512,
+    overlap: int = 32,
+    clamp: bool = True,
+    progress: bool = True,
 ) -> np.ndarray:
     """Denoise a whole ``(H, W)`` mosaic (even H and W) tile by tile; returns float32 ``(H, W)``.
 
@@ -246,7 +265,10 @@ def denoise_mosaic_tiled(
     for r, c in windows:
         shape = (r[1] - r[0], c[1] - c[0])
         # Tiles are batched while they share a shape (interior tiles do; border tiles are smaller).
-        if pending and (len(pending) >= batch_size or shape != (pending[0][0][1] - pending[0][0][0], pending[0][1][1] - pending[0][1][0])):
+        if pending and (
+            len(pending) >= batch_size
+            or shape != (pending[0][0][1] - pending[0][0][0], pending[0][1][1] - pending[0][1][0])
+        ):
             flush()
         pending.append((r, c))
     if pending:
@@ -270,6 +292,8 @@ def load_network(checkpoint: str, options: InferenceOptions) -> tuple[nn.Module,
         return nn.Identity(), settings, info
     model, info = load_model(checkpoint, map_location="cpu")
     if model.config.in_channels != 4 or model.config.out_channels != 4:
-        raise CheckpointError(f"{checkpoint}: a {model.config.in_channels}-channel model; raw denoising needs a packed-raw (4-channel) checkpoint")
+        raise CheckpointError(
+            f"{checkpoint}: a {model.config.in_channels}-channel model; raw denoising needs a packed-raw (4-channel) checkpoint"
+        )
     settings = options.resolve(info.data)
     return settings.runtime.prepare(model).eval(), settings, info

@@ -18,6 +18,7 @@ Example:
     >>> rgb.shape, rgb.dtype, int(rgb[1, 1, 1])
     ((4, 4, 3), dtype('uint8'), 137)
 """
+
 from __future__ import annotations
 
 import os
@@ -25,20 +26,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .bayer import check_pattern
+from .bayer import cfa_colours
 
 _KERNEL = np.array([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]])
 
 
 def cfa_masks(shape: tuple[int, int], pattern: str) -> np.ndarray:
     """(3, H, W) boolean masks of the R, G and B sites of a mosaic of ``pattern``."""
-    pattern = check_pattern(pattern)
     h, w = shape
-    masks = np.zeros((3, h, w), dtype=bool)
-    for k, letter in enumerate(pattern):
-        dy, dx = divmod(k, 2)
-        masks["RGB".index(letter), dy::2, dx::2] = True
-    return masks
+    colours = np.tile(cfa_colours(pattern), ((h + 1) // 2, (w + 1) // 2))[:h, :w]
+    return colours[None] == np.arange(3)[:, None, None]
 
 
 def demosaic_bilinear(mosaic: np.ndarray, pattern: str) -> np.ndarray:
@@ -61,14 +58,6 @@ def grey_world_gains(mosaic: np.ndarray, pattern: str) -> np.ndarray:
     means = np.array([float(np.mean(mosaic[m])) for m in masks])
     means = np.maximum(means, 1e-6)  # a black block: avoid dividing by zero
     return (means[1] / means).astype(np.float32)
-
-
-def neutral_gains(as_shot_neutral: Sequence[float]) -> np.ndarray:
-    """Gains from a DNG ``AsShotNeutral`` (camera RGB of a neutral grey): 1/n, normalised to green."""
-    n = np.asarray(as_shot_neutral, dtype=np.float64)[:3]
-    if n.shape != (3,) or np.any(n <= 0):
-        raise ValueError(f"AsShotNeutral must be 3 positive numbers, got {as_shot_neutral!r}")
-    return (n[1] / n).astype(np.float32)
 
 
 def srgb_encode(linear: np.ndarray) -> np.ndarray:

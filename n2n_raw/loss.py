@@ -6,9 +6,11 @@ Both terms are means over all elements (MSE). The full-image pass f(y) runs unde
 (the author's "empirical training technique … to stabilize the training", official issue #3) and is
 sub-sampled with the *same* pairs as y. Only f(g1(y)) carries gradients.
 """
+
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 

@@ -9,6 +9,7 @@
 stored transposed, ``MATLAB_class`` attributes), so ``scipy.io.loadmat`` refuses them exactly as it refuses
 real SIDD images.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""Raw-RGB quality metrics on the SIDD validation/benchmark protocol (method.md §7.5, sidd.md §9).
+"""Raw-RGB quality metrics on the SIDD validation/benchmark protocol (docs/method.md §7.5, docs/sidd.md §9).
 
 Convention, per 256×256 Bayer block (the *mosaic*, not the packed planes):
 
@@ -18,6 +18,7 @@ Example:
     >>> round(psnr(clean + 0.01, clean), 6)
     40.0
 """
+
 from __future__ import annotations
 
 import math
@@ -57,7 +58,9 @@ def ssim(denoised: np.ndarray, clean: np.ndarray) -> float:
 def block_metrics(denoised: np.ndarray, clean: np.ndarray, with_ssim: bool = True) -> dict[str, np.ndarray]:
     """Per-block PSNR (and SSIM) of ``(K, H, W)`` stacks: ``{"psnr": (K,), "ssim": (K,)}``."""
     if denoised.shape != clean.shape or denoised.ndim != 3:
-        raise ValueError(f"block_metrics: needs two (K, H, W) stacks of one shape, got {denoised.shape} and {clean.shape}")
+        raise ValueError(
+            f"block_metrics: needs two (K, H, W) stacks of one shape, got {denoised.shape} and {clean.shape}"
+        )
     out = {"psnr": np.array([psnr(d, c) for d, c in zip(denoised, clean)], dtype=np.float64)}
     if with_ssim:
         out["ssim"] = np.array([ssim(d, c) for d, c in zip(denoised, clean)], dtype=np.float64)

@@ -10,6 +10,7 @@ Parameters: 1,260,868 for packed raw (4 → 4), 1,259,475 for RGB (3 → 3).
 The official code builds its deconvolutions as ``ConvTranspose2d(c, c, 2, 2, 0, False)``: the 6th positional
 argument is ``output_padding`` (= 0), not ``bias``, so they *do* have biases; so do ours.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -1,6 +1,6 @@
 """``n2n-raw prepare-sidd``: cut SIDD-Medium NOISY raw images into training crops (GT is never read).
 
-Recipe of Neighbor2Neighbor's ``dataset_tool_raw.py`` (method.md §7.2): square crops of ``crop_size`` (512)
+Recipe of Neighbor2Neighbor's ``dataset_tool_raw.py`` (docs/method.md §7.2): square crops of ``crop_size`` (512)
 at stride ``stride`` (256), plus a last crop flush with the bottom/right border, from every
 ``*_NOISY_RAW_*.MAT`` under ``Data/``. Unlike that tool, each image is first read in MATLAB orientation and
 its CFA (metadata tag 33422, else the phone table) is unified to one pattern (RGGB) by BayerUnify's crop
@@ -17,6 +17,7 @@ Output (read by :func:`n2n_raw.data.bayer_training_set`, memory-mapped)::
 Running it again with the same sources and settings does nothing; an interrupted run resumes from the last
 finished image (``crops.partial.npy`` + ``progress.json``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +54,9 @@ class PrepareConfig:
         if not self.sidd_root:
             raise DataError("prepare-sidd needs --sidd-root (the SIDD_Medium_Raw folder)")
         if self.crop_size % 2 or self.stride % 2 or self.crop_size <= 0 or self.stride <= 0:
-            raise DataError(f"--crop-size and --stride must be positive and even (CFA phase), got {self.crop_size}, {self.stride}")
+            raise DataError(
+                f"--crop-size and --stride must be positive and even (CFA phase), got {self.crop_size}, {self.stride}"
+            )
         check_pattern(self.pattern)
 
 
@@ -100,7 +103,9 @@ def prepare(config: PrepareConfig) -> Path:
             raise DataError(f"{root}: --make-demo-if-missing needs a path ending in SIDD_Medium_Raw")
         from .demo_data import DemoConfig, write_demo
 
-        log.warning("%s not found: generating the SYNTHETIC SIDD-mini demo set (not real SIDD) in %s", root, root.parent)
+        log.warning(
+            "%s not found: generating the SYNTHETIC SIDD-mini demo set (not real SIDD) in %s", root, root.parent
+        )
         write_demo(DemoConfig(out=str(root.parent)))
     jobs, crops = plan(config)
     sources = [{k: j[k] for k in ("file", "bytes", "mtime_ns")} for j in jobs]

@@ -43,7 +43,9 @@ class RunLock:
             fh.seek(0)
             holder = fh.read().strip() or "another process"
             fh.close()
-            raise RunLockedError(f"{self.path.parent}: run folder in use by {holder}; wait for it or choose another --out") from None
+            raise RunLockedError(
+                f"{self.path.parent}: run folder in use by {holder}; wait for it or choose another --out"
+            ) from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")

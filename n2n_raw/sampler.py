@@ -14,6 +14,7 @@ Unlike the official code, which fills boolean masks with a Python loop over chan
 ``masked_select``, :func:`subsample` gathers from a packed view: one ``gather`` for all channels.
 The outputs are bit-identical given the same draws (``tests/reference_official.py`` checks it).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -92,9 +93,7 @@ def subsample(x: torch.Tensor, pairs: NeighborPairs) -> tuple[torch.Tensor, torc
     if h % 2 or w % 2:
         raise ValueError(f"the sub-sampler needs even height and width, got shape {tuple(x.shape)}")
     if tuple(pairs.g1.shape) != (n, h // 2, w // 2):
-        raise ValueError(
-            f"pairs of shape {tuple(pairs.g1.shape)} do not fit a batch of shape {tuple(x.shape)}"
-        )
+        raise ValueError(f"pairs of shape {tuple(pairs.g1.shape)} do not fit a batch of shape {tuple(x.shape)}")
     cells = _cells(x)
     index = torch.stack((pairs.g1, pairs.g2), dim=1).to(x.device)  # (N, 2, h, w)
     index = index.unsqueeze(1).expand(n, c, 2, h // 2, w // 2)

@@ -22,6 +22,7 @@ raster, landscape); h5py's transposed view of v7.3 files is undone in :mod:`n2n_
 the top-left 2×2 read row-major in that orientation (S6 is GRBG; its h5py view would read GBRG). Images and
 blocks are sanitised on load: NaN → 0, values clipped to [0, 1], with one warning per file counting them.
 """
+
 from __future__ import annotations
 
 import csv
@@ -42,7 +43,13 @@ from .matfile import mat_format, read_mat
 
 log = logging.getLogger("n2n_raw.sidd")
 
-PHONES = {"GP": "Google Pixel", "IP": "iPhone 7", "S6": "Samsung Galaxy S6 Edge", "N6": "Motorola Nexus 6", "G4": "LG G4"}
+PHONES = {
+    "GP": "Google Pixel",
+    "IP": "iPhone 7",
+    "S6": "Samsung Galaxy S6 Edge",
+    "N6": "Motorola Nexus 6",
+    "G4": "LG G4",
+}
 VALIDATION_NOISY = "ValidationNoisyBlocksRaw.mat"
 VALIDATION_CLEAN = "ValidationGtBlocksRaw.mat"
 BENCHMARK_NOISY = "BenchmarkNoisyBlocksRaw.mat"
@@ -64,20 +71,24 @@ def _resource_rows(name: str) -> list[dict[str, str]]:
 
 def bayer_patterns() -> dict[str, str]:
     """Phone code → CFA pattern in MATLAB orientation (``bayer_patterns.csv``)."""
-    return {r["camera_id"].strip(): check_pattern(r["bayer_pattern"].strip()) for r in _resource_rows("sidd_bayer_patterns.csv")}
+    return {
+        r["camera_id"].strip(): check_pattern(r["bayer_pattern"].strip())
+        for r in _resource_rows("sidd_bayer_patterns.csv")
+    }
 
 
 def noise_level_functions() -> dict[str, dict[str, tuple[float, float]]]:
     """Scene instance → {"r"|"g"|"b": (beta1, beta2)}: noise *variance* = beta1·x + beta2."""
     rows = _resource_rows("sidd_noise_level_functions.csv")
-    return {
-        r["scene_instance_id"]: {c: (float(r[f"beta1_{c}"]), float(r[f"beta2_{c}"])) for c in "rgb"} for r in rows
-    }
+    return {r["scene_instance_id"]: {c: (float(r[f"beta1_{c}"]), float(r[f"beta2_{c}"])) for c in "rgb"} for r in rows}
 
 
 def benchmark_instances() -> list[str]:
     """The 40 benchmark scene instances in sorted order: image i of the benchmark block file is entry i."""
-    return [r["scene_instance_id"] for r in sorted(_resource_rows("sidd_benchmark_instances.csv"), key=lambda r: int(r["index"]))]
+    return [
+        r["scene_instance_id"]
+        for r in sorted(_resource_rows("sidd_benchmark_instances.csv"), key=lambda r: int(r["index"]))
+    ]
 
 
 # Scene instances and Medium files
@@ -100,7 +111,7 @@ class SceneInstance:
     brightness: str
 
     @classmethod
-    def parse(cls, name: str) -> "SceneInstance":
+    def parse(cls, name: str) -> SceneInstance:
         match = _INSTANCE_NAME.match(str(name))
         if not match:
             raise DataError(f"{name}: not a SIDD scene-instance name (expected e.g. 0052_002_S6_01600_01000_5500_N)")
@@ -133,7 +144,9 @@ def data_folder(root: str | os.PathLike) -> Path:
     return root / "Data" if (root / "Data").is_dir() else root
 
 
-def find_medium_images(root: str | os.PathLike, kind: str = "NOISY", frames: tuple[str, ...] | None = None) -> list[MediumImage]:
+def find_medium_images(
+    root: str | os.PathLike, kind: str = "NOISY", frames: tuple[str, ...] | None = None
+) -> list[MediumImage]:
     """All ``kind`` files under ``root`` (``SIDD_Medium_Raw`` or its ``Data``), sorted by instance and frame."""
     kind = kind.upper()
     data = data_folder(root)
@@ -150,7 +163,9 @@ def find_medium_images(root: str | os.PathLike, kind: str = "NOISY", frames: tup
         for path, match in files:
             prefix = match.group(1)
             if prefix is not None and int(prefix) != instance.instance:
-                raise DataError(f"{path}: file number {prefix} does not match its folder's instance {instance.instance:04d}")
+                raise DataError(
+                    f"{path}: file number {prefix} does not match its folder's instance {instance.instance:04d}"
+                )
             found.append(MediumImage(path, instance, kind, match.group(3)))
     if not found:
         raise DataError(f"{data}: no SIDD {kind}_RAW_<frame>.MAT files found (expected Data/<scene-instance>/...)")
@@ -235,7 +250,10 @@ class BlockSet:
 
 
 def load_block_set(
-    blocks_dir: str | os.PathLike, split: str = "validation", patterns: list[str] | None = None, require_clean: bool = False
+    blocks_dir: str | os.PathLike,
+    split: str = "validation",
+    patterns: list[str] | None = None,
+    require_clean: bool = False,
 ) -> BlockSet:
     """The ``split`` ("validation" or "benchmark") blocks of ``blocks_dir`` with each image's CFA.
 
@@ -268,7 +286,9 @@ def load_block_set(
     return BlockSet(noisy, clean, pats, instances, noisy_path, clean_path)
 
 
-def _block_instances(blocks_dir: Path, split: str, n: int, noisy_path: Path, explicit: bool) -> list[SceneInstance | None]:
+def _block_instances(
+    blocks_dir: Path, split: str, n: int, noisy_path: Path, explicit: bool
+) -> list[SceneInstance | None]:
     info_path = blocks_dir / BLOCKS_INFO
     if info_path.is_file():
         try:
@@ -394,5 +414,11 @@ def image_cfa(image: MediumImage) -> str:
     if cfa is None:
         raise DataError(f"{meta_path}: no CFAPattern tag (33422) in the metadata or its SubIFDs")
     if cfa != table:
-        log.warning("%s: metadata CFA %s differs from the %s table's %s; using the metadata", meta_path, cfa, image.instance.phone, table)
+        log.warning(
+            "%s: metadata CFA %s differs from the %s table's %s; using the metadata",
+            meta_path,
+            cfa,
+            image.instance.phone,
+            table,
+        )
     return cfa

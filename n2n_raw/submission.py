@@ -27,12 +27,18 @@ class SubmitConfig(InferenceOptions):
     """``n2n-raw submit`` options (network options are inherited from InferenceOptions)."""
 
     checkpoint: str = arg("", "checkpoint to use; the model is rebuilt from the configuration stored in it")
-    blocks_dir: str = arg("", "folder holding BenchmarkNoisyBlocksRaw.mat; empty: the checkpoint's validation folder, else data/sidd-mini")
-    patterns: tuple[str, ...] = arg((), "CFA of each block image, when the folder has neither blocks_info.json nor 40 images")
+    blocks_dir: str = arg(
+        "", "folder holding BenchmarkNoisyBlocksRaw.mat; empty: the checkpoint's validation folder, else data/sidd-mini"
+    )
+    patterns: tuple[str, ...] = arg(
+        (), "CFA of each block image, when the folder has neither blocks_info.json nor 40 images"
+    )
     out: str = arg("submit", "folder for SubmitRaw.csv / SubmitRaw.mat")
     formats: tuple[str, ...] = arg(("csv", "mat"), "files to write: csv (Kaggle), mat (v5, SubmitRaw)")
     method_name: str = arg("Neighbor2Neighbor (n2n_raw)", "OptionalData.MethodName in SubmitRaw.mat")
-    denoised_blocks_raw: bool = arg(False, "also store the array under DenoisedBlocksRaw in SubmitRaw.mat (doubles its size)")
+    denoised_blocks_raw: bool = arg(
+        False, "also store the array under DenoisedBlocksRaw in SubmitRaw.mat (doubles its size)"
+    )
     force: bool = arg(False, "overwrite existing submission files")
 
 
@@ -47,7 +53,9 @@ def submit(config: SubmitConfig) -> dict:
     block_set = load_block_set(blocks_dir, "benchmark", list(config.patterns) or None)
     noisy = block_set.noisy
     if noisy.dtype != np.float32:
-        raise SubmissionError(f"{block_set.noisy_path}: blocks are {noisy.dtype}; SIDD's benchmark blocks are float32 in [0, 1]")
+        raise SubmissionError(
+            f"{block_set.noisy_path}: blocks are {noisy.dtype}; SIDD's benchmark blocks are float32 in [0, 1]"
+        )
     n_img, n_blk = noisy.shape[:2]
     patterns = [block_set.patterns[k // n_blk] for k in range(n_img * n_blk)]
     start = time.perf_counter()
@@ -55,7 +63,14 @@ def submit(config: SubmitConfig) -> dict:
     seconds = time.perf_counter() - start
     denoised = denoised.reshape(noisy.shape).astype(noisy.dtype)  # exactly the input dtype (float32 for SIDD)
     paths = write_submission(
-        config.out, denoised, noisy, tuple(config.formats), seconds, config.method_name, config.denoised_blocks_raw, config.force
+        config.out,
+        denoised,
+        noisy,
+        tuple(config.formats),
+        seconds,
+        config.method_name,
+        config.denoised_blocks_raw,
+        config.force,
     )
     result = {"files": [str(p) for p in paths], "blocks": n_img * n_blk, "seconds": seconds,
               "time_mp_raw": seconds * 2**20 / noisy.size, "blocks_dir": str(blocks_dir)}  # fmt: skip
@@ -72,7 +87,9 @@ def score_files(paths: list[Path], clean: np.ndarray, noisy: np.ndarray) -> dict
     from .metrics import block_metrics
 
     flat_clean = clean.reshape(-1, *clean.shape[2:]).astype(np.float32)
-    scores = {"noisy_input": _mean_scores(block_metrics(noisy.reshape(flat_clean.shape).astype(np.float32), flat_clean))}
+    scores = {
+        "noisy_input": _mean_scores(block_metrics(noisy.reshape(flat_clean.shape).astype(np.float32), flat_clean))
+    }
     for path in paths:
         if path.suffix == ".csv":
             blocks = np.empty(flat_clean.shape, noisy.dtype)
@@ -97,7 +114,9 @@ def submit_command(args: argparse.Namespace) -> int:
     result = submit(from_arguments(SubmitConfig, args))
     for path in result["files"]:
         print(f"written and verified: {path} ({Path(path).stat().st_size / 2**20:.1f} MiB)")
-    print(f"{result['blocks']} blocks in {result['seconds']:.1f} s (TimeMPRaw {result['time_mp_raw']:.4f} s per 2^20 pixels)")
+    print(
+        f"{result['blocks']} blocks in {result['seconds']:.1f} s (TimeMPRaw {result['time_mp_raw']:.4f} s per 2^20 pixels)"
+    )
     for name, s in result.get("demo_score", {}).items():
         print(f"demo benchmark score, {name}: PSNR {s['psnr']:.2f} dB, SSIM {s['ssim']:.4f}")
     return 0

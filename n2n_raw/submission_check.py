@@ -5,6 +5,7 @@ the benchmark expects (docs/sidd.md §8): the header, the count and order of IDs
 each BLOCK's base64 length and decoding for the noisy blocks' dtype, NaN/infinite values, values outside
 [0, 1], and (with ``--blocks``) blocks identical to the noisy input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,13 +82,17 @@ def _check_csv(path: Path, dtype: np.dtype, shape: tuple, noisy: np.ndarray | No
                 bad.setdefault("blocks identical to the noisy input (not denoised?), IDs", []).append(k)
     problems += [f"{path}: {len(ids)} {what} {_ids(ids)}" for what, ids in bad.items()]
     if len(seen) != n_expected:
-        problems.append(f"{path}: {len(seen):,} blocks, expected {n_expected:,} ({shape[0]} images × {shape[1]} blocks)")
+        problems.append(
+            f"{path}: {len(seen):,} blocks, expected {n_expected:,} ({shape[0]} images × {shape[1]} blocks)"
+        )
     dupes = sorted({k for k in seen if seen.count(k) > 1}) if len(seen) != len(set(seen)) else []
     missing = sorted(set(range(n_expected)) - set(seen))
     if dupes:
         problems.append(f"{path}: duplicated IDs {_ids(dupes)}")
     if missing:
-        problems.append(f"{path}: missing IDs {_ids(missing)} (IDs run 0…{n_expected - 1}, ID = {shape[1]}·image + block)")
+        problems.append(
+            f"{path}: missing IDs {_ids(missing)} (IDs run 0…{n_expected - 1}, ID = {shape[1]}·image + block)"
+        )
     extra = sorted(k for k in set(seen) if not 0 <= k < n_expected)
     if extra:
         problems.append(f"{path}: IDs outside 0…{n_expected - 1}: {_ids(extra)}")
@@ -117,7 +122,9 @@ def _check_mat(path: Path, dtype: np.dtype, shape: tuple, noisy: np.ndarray | No
     if value.dtype != dtype:
         problems.append(f"{path}: {key} is {value.dtype}, expected {dtype} (the noisy blocks' dtype)")
     if value.shape != shape:
-        problems.append(f"{path}: {key} has shape {value.shape} ({block_count(value.shape)} blocks), expected {shape} ({block_count(shape)} blocks)")
+        problems.append(
+            f"{path}: {key} has shape {value.shape} ({block_count(value.shape)} blocks), expected {shape} ({block_count(shape)} blocks)"
+        )
     if np.issubdtype(value.dtype, np.number):
         problems += [f"{path}: {p}" for p in value_problems(value, key)]
         if noisy is not None and value.shape == noisy.shape and np.array_equal(value, noisy):
@@ -129,7 +136,11 @@ def _check_mat(path: Path, dtype: np.dtype, shape: tuple, noisy: np.ndarray | No
 
 def check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="SubmitRaw.csv or SubmitRaw.mat to verify")
-    parser.add_argument("--blocks", default="", help="the noisy BenchmarkNoisyBlocksRaw.mat it answers (default: assume SIDD's float32 40×32×256×256)")
+    parser.add_argument(
+        "--blocks",
+        default="",
+        help="the noisy BenchmarkNoisyBlocksRaw.mat it answers (default: assume SIDD's float32 40×32×256×256)",
+    )
 
 
 def check_command(args: argparse.Namespace) -> int:

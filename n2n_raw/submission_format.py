@@ -69,14 +69,20 @@ def value_problems(denoised: np.ndarray, label: str = "blocks") -> list[str]:
         problems.append(f"{label}: {bad:,} values are NaN or infinite (every value must be a number in [0, 1])")
     vals = denoised[finite]
     if vals.size and (vals.min() < 0 or vals.max() > 1):
-        problems.append(f"{label}: values range over [{vals.min():.4g}, {vals.max():.4g}], outside [0, 1] (clamp first)")
+        problems.append(
+            f"{label}: values range over [{vals.min():.4g}, {vals.max():.4g}], outside [0, 1] (clamp first)"
+        )
     return problems
 
 
 def check_outputs(denoised: np.ndarray, reference: np.ndarray) -> None:
     """Refuse an output that the benchmark would reject: wrong dtype, shape/count, NaN, out of range."""
     if denoised.dtype != reference.dtype:
-        hint = " (float64 doubles every BLOCK string and fails the official dtype assert)" if denoised.dtype == np.float64 else ""
+        hint = (
+            " (float64 doubles every BLOCK string and fails the official dtype assert)"
+            if denoised.dtype == np.float64
+            else ""
+        )
         raise SubmissionError(f"output dtype is {denoised.dtype} but the noisy blocks are {reference.dtype}{hint}")
     if denoised.shape != reference.shape:
         raise SubmissionError(
@@ -151,8 +157,13 @@ def submission_targets(out_dir: str | os.PathLike, formats: tuple[str, ...], for
 
 
 def write_submission(
-    out_dir: str | os.PathLike, denoised: np.ndarray, reference: np.ndarray, formats: tuple[str, ...] = ("csv", "mat"),
-    seconds: float | None = None, method: str = "Neighbor2Neighbor (n2n_raw)", denoised_blocks_raw: bool = False,
+    out_dir: str | os.PathLike,
+    denoised: np.ndarray,
+    reference: np.ndarray,
+    formats: tuple[str, ...] = ("csv", "mat"),
+    seconds: float | None = None,
+    method: str = "Neighbor2Neighbor (n2n_raw)",
+    denoised_blocks_raw: bool = False,
     force: bool = False,
 ) -> list[Path]:
     """Check, write, re-read and verify the submission files, all or nothing; returns their paths.
@@ -190,4 +201,6 @@ def machine_description() -> str:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, {gpu}, torch {torch.__version__}"
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, {gpu}, torch {torch.__version__}"
+    )

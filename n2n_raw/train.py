@@ -57,7 +57,10 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.de
 
 
 def optimisation_step(
-    loss_fn: Callable[[], Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer, runtime: Runtime,
+    loss_fn: Callable[[], Any],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    runtime: Runtime,
     clip_grad_norm: float = 0.0,
 ) -> Any:
     """Evaluate ``loss_fn()`` under the runtime's autocast, back-propagate, optionally clip, step.
@@ -78,8 +81,14 @@ def optimisation_step(
 
 
 def training_step(
-    model: torch.nn.Module, criterion: Neighbor2NeighborLoss, optimizer: torch.optim.Optimizer,
-    noisy: torch.Tensor, generator: torch.Generator, gamma: float, runtime: Runtime, clip_grad_norm: float = 0.0,
+    model: torch.nn.Module,
+    criterion: Neighbor2NeighborLoss,
+    optimizer: torch.optim.Optimizer,
+    noisy: torch.Tensor,
+    generator: torch.Generator,
+    gamma: float,
+    runtime: Runtime,
+    clip_grad_norm: float = 0.0,
 ) -> LossTerms:
     """One Neighbor2Neighbor step on a batch ``noisy`` (N, C, H, W) already on the device."""
     return optimisation_step(lambda: criterion(model, noisy, generator=generator, gamma=gamma), model, optimizer,
@@ -102,7 +111,9 @@ class DivergenceGuard:
 
     def check(self, step: int, loss: float) -> None:
         if loss != loss or loss in (float("inf"), float("-inf")):
-            raise TrainingDiverged(f"the loss is {loss} at step {step}: training diverged (lower --lr, or add --warmup-steps / --clip-grad-norm)")
+            raise TrainingDiverged(
+                f"the loss is {loss} at step {step}: training diverged (lower --lr, or add --warmup-steps / --clip-grad-norm)"
+            )
         if len(self.recent) >= self.warm:
             median = statistics.median(self.recent)
             if loss > self.factor * median:
@@ -175,7 +186,9 @@ def make_dataset(config: TrainConfig):
     """The training set of the track, and what inference must know of it."""
     if config.track == "raw":
         if not config.data:
-            raise N2NError("raw training needs --data (prepared crops or a folder of mosaics); `make train-sidd` prepares the demo set")
+            raise N2NError(
+                "raw training needs --data (prepared crops or a folder of mosaics); `make train-sidd` prepares the demo set"
+            )
         dataset = bayer_training_set(config.data, config.crop, config.augment, config.seed, config.data_pattern,
                                      random_phase=config.cfa_phase == "random")  # fmt: skip
         return dataset, ckpt.TrainingData(dataset.pattern, config.cfa_phase)
@@ -184,7 +197,9 @@ def make_dataset(config: TrainConfig):
     return srgb_training_set(config), ckpt.TrainingData()
 
 
-def make_validator(config: TrainConfig, data: ckpt.TrainingData, runtime: Runtime) -> Callable[[torch.nn.Module], dict] | None:
+def make_validator(
+    config: TrainConfig, data: ckpt.TrainingData, runtime: Runtime
+) -> Callable[[torch.nn.Module], dict] | None:
     """The per-epoch validation for the track, or None when no validation data are configured.
 
     Raw blocks are fed to the network exactly as ``evaluate`` and ``submit`` feed them (same CFA target and
@@ -200,7 +215,9 @@ def make_validator(config: TrainConfig, data: ckpt.TrainingData, runtime: Runtim
         return make_raw_validator(config.validation_dir, config.validation_limit, settings)
     from .srgb.protocol import make_srgb_validator
 
-    validate = make_srgb_validator(config.validation_dir, limit=config.validation_limit, noise=config.noise, out_dir=config.out)
+    validate = make_srgb_validator(
+        config.validation_dir, limit=config.validation_limit, noise=config.noise, out_dir=config.out
+    )
     return lambda model: validate(model, runtime.device)
 
 
@@ -309,7 +326,9 @@ def run_epoch(run: TrainingRun, bar: tqdm) -> LossTerms | None:
         if noisy is None:
             noisy = run.add_noise(batch["clean"].to(device, non_blocking=True), generator)
         noisy = run.runtime.layout(noisy.to(device, non_blocking=True))
-        terms = training_step(run.train_model, run.criterion, run.optimizer, noisy, generator, gamma, run.runtime, config.clip_grad_norm)
+        terms = training_step(
+            run.train_model, run.criterion, run.optimizer, noisy, generator, gamma, run.runtime, config.clip_grad_norm
+        )
         run.step += 1
         run.batch_in_epoch += 1
         bar.update(1)
@@ -318,7 +337,11 @@ def run_epoch(run: TrainingRun, bar: tqdm) -> LossTerms | None:
             bar.set_postfix(loss=f"{run.last['loss']:.3g}", gamma=gamma)
             tick = time.perf_counter()
         # A step checkpoint inside the epoch; the epoch's last step is saved after its validation.
-        if config.checkpoint_every and run.step % config.checkpoint_every == 0 and run.batch_in_epoch < run.sampler.num_batches:
+        if (
+            config.checkpoint_every
+            and run.step % config.checkpoint_every == 0
+            and run.batch_in_epoch < run.sampler.num_batches
+        ):
             run.guard.check(run.step, terms.total.item())
             run.save()
         if run.step >= run.total_steps:

@@ -1,4 +1,5 @@
 """``n2n-raw train``: flags generated from :class:`n2n_raw.train.TrainConfig`."""
+
 from __future__ import annotations
 
 import argparse

@@ -37,9 +37,14 @@ class TrainConfig:
     """Everything a training run needs; stored in every checkpoint. Invalid values raise N2NError here."""
 
     track: Track = arg("raw", "raw: packed Bayer (4 channels); srgb: RGB with synthetic noise")
-    data: str = arg("", "raw: prepared crops (prepare-sidd) or a folder of .npy/.mat mosaics; srgb: prepared images (empty: embedded photos)")
+    data: str = arg(
+        "",
+        "raw: prepared crops (prepare-sidd) or a folder of .npy/.mat mosaics; srgb: prepared images (empty: embedded photos)",
+    )
     data_pattern: str = arg("RGGB", "CFA of a plain mosaic folder (prepared crops record their own)")
-    validation_dir: str = arg("", "folder with the validation block files (raw) or Kodak/BSD300/Set14 folders (srgb); empty: none")
+    validation_dir: str = arg(
+        "", "folder with the validation block files (raw) or Kodak/BSD300/Set14 folders (srgb); empty: none"
+    )
     out: str = arg("runs/train", "run folder: checkpoints, metrics.jsonl, config.json")
     epochs: int = arg(100, "number of epochs")
     steps_per_epoch: int = arg(0, "batches per epoch; 0 = one pass over the training set")
@@ -47,23 +52,40 @@ class TrainConfig:
     batch_size: int = arg(4, "images per step (over all processes)")
     crop: int = arg(256, "training crop side in image pixels (raw: Bayer pixels, packed to crop/2)")
     augment: bool = arg(False, "Bayer-preserving flips/transposes of raw crops (the paper uses none)")
-    cfa_phase: CfaPhase = arg("unified", "raw crops: unified (every crop in the data's pattern; inference unifies blocks by padding) or random (any Bayer phase: a pattern-agnostic model, run with native packing)")
+    cfa_phase: CfaPhase = arg(
+        "unified",
+        "raw crops: unified (every crop in the data's pattern; inference unifies blocks by padding) or random (any Bayer phase: a pattern-agnostic model, run with native packing)",
+    )
     lr: float | None = arg(None, "Adam learning rate (default: 1e-4 raw, 3e-4 srgb)")
-    lr_schedule: LrKind = arg("step", "step: × lr_decay after each milestone (official); cosine: cosine decay to 0 over the run, per step")
+    lr_schedule: LrKind = arg(
+        "step", "step: × lr_decay after each milestone (official); cosine: cosine decay to 0 over the run, per step"
+    )
     warmup_steps: int = arg(0, "linear learning-rate warm-up over the first steps (0: none, as the official code)")
-    clip_grad_norm: float = arg(0.0, "clip the global gradient norm to this value (0: no clipping, as the official code)")
+    clip_grad_norm: float = arg(
+        0.0, "clip the global gradient norm to this value (0: no clipping, as the official code)"
+    )
     weight_decay: float = arg(0.0, "Adam weight decay")
-    lr_milestones: tuple[int, ...] = arg((19, 39, 59, 79), "step schedule: milestones of a 100-epoch run, scaled to --epochs by the official rule int((m+1)·epochs/100) − 1")
+    lr_milestones: tuple[int, ...] = arg(
+        (19, 39, 59, 79),
+        "step schedule: milestones of a 100-epoch run, scaled to --epochs by the official rule int((m+1)·epochs/100) − 1",
+    )
     lr_decay: float = arg(0.5, "learning-rate factor at each milestone")
-    gamma_schedule: GammaKind | None = arg(None, "constant (paper) or ramp (official code: epoch/epochs*increase_ratio)")
+    gamma_schedule: GammaKind | None = arg(
+        None, "constant (paper) or ramp (official code: epoch/epochs*increase_ratio)"
+    )
     gamma: float | None = arg(None, "γ for the constant schedule (default: 1 raw, 2 srgb)")
     increase_ratio: float | None = arg(None, "final γ of the ramp schedule (official: 2)")
     noise: str = arg("gauss25", "srgb noise model: gauss25, gauss5_50, poisson30, poisson5_50")
     fixed_noise: bool = arg(False, "srgb: one fixed noisy copy per image instead of fresh noise every batch")
     seed: int = arg(0, "seed of every random choice (data order, crops, sampler, noise)")
     device: str = arg("auto", "auto (cuda if available), cpu, cuda, cuda:N")
-    amp: Literal["auto", "bf16", "off"] = arg("auto", "bf16 autocast: auto (on where bf16 is native: CUDA, CPUs with AMX/AVX-512 BF16), bf16, off; the output layer and loss stay fp32")
-    channels_last: Literal["auto", "on", "off"] = arg("auto", "channels_last memory format: auto (on for CUDA and CPU), on, off")
+    amp: Literal["auto", "bf16", "off"] = arg(
+        "auto",
+        "bf16 autocast: auto (on where bf16 is native: CUDA, CPUs with AMX/AVX-512 BF16), bf16, off; the output layer and loss stay fp32",
+    )
+    channels_last: Literal["auto", "on", "off"] = arg(
+        "auto", "channels_last memory format: auto (on for CUDA and CPU), on, off"
+    )
     compile: bool = arg(False, "wrap the model in torch.compile")
     num_workers: int = arg(2, "data-loader worker processes")
     log_every: int = arg(20, "steps between log lines")
@@ -87,10 +109,22 @@ class TrainConfig:
 
         for name in ("epochs", "batch_size", "log_every"):
             need(getattr(self, name) >= 1, name.replace("_", "-"), "must be at least 1")
-        for name in ("steps_per_epoch", "max_steps", "warmup_steps", "num_workers", "checkpoint_every", "validate_every", "validation_limit"):
+        for name in (
+            "steps_per_epoch",
+            "max_steps",
+            "warmup_steps",
+            "num_workers",
+            "checkpoint_every",
+            "validate_every",
+            "validation_limit",
+        ):
             need(getattr(self, name) >= 0, name.replace("_", "-"), "must be 0 or more")
         multiple = 4 if self.track == "raw" else 2
-        need(self.crop >= multiple and self.crop % multiple == 0, "crop", f"must be a positive multiple of {multiple} for the {self.track} track")
+        need(
+            self.crop >= multiple and self.crop % multiple == 0,
+            "crop",
+            f"must be a positive multiple of {multiple} for the {self.track} track",
+        )
         need(self.lr > 0, "lr", "must be positive")
         need(0 < self.lr_decay <= 1, "lr-decay", "must be in (0, 1]")
         need(self.weight_decay >= 0, "weight-decay", "must be 0 or more")
@@ -109,4 +143,6 @@ class TrainConfig:
         return GammaSchedule(self.gamma_schedule, self.gamma, self.increase_ratio, self.epochs)
 
     def lr_schedule_fn(self, total_steps: int) -> LrSchedule:
-        return LrSchedule(self.lr, self.epochs, self.lr_schedule, self.lr_milestones, self.lr_decay, self.warmup_steps, total_steps)
+        return LrSchedule(
+            self.lr, self.epochs, self.lr_schedule, self.lr_milestones, self.lr_decay, self.warmup_steps, total_steps
+        )

@@ -9,13 +9,14 @@ Noise follows SIDD's noise level functions (docs/sidd.md §5): for a clean value
 **variance** is ``beta1[c]·x + beta2[c]`` — shot noise as scaled Poisson (x/beta1 ~ Poisson) plus Gaussian read
 noise of variance beta2 — then values are quantised to the sensor's steps (1/1023) and clipped to [0, 1].
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from .bayer import check_pattern
+from .bayer import cfa_colours
 
 # XYZ→camera matrices of four cameras, from Brooks et al.'s unprocess.py (row-major 3×3).
 XYZ2CAMS = np.array([
@@ -25,7 +26,9 @@ XYZ2CAMS = np.array([
     [[0.6596, -0.2079, -0.0562], [-0.4782, 1.3016, 0.1933], [-0.097, 0.1581, 0.5181]],
 ])  # fmt: skip
 # Linear sRGB (D65) → XYZ.
-RGB2XYZ = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]])
+RGB2XYZ = np.array(
+    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+)
 LEVELS = 1023  # SIDD's noisy values lie on a grid of 1/(white − black) = 1/1023 (S6: black 0, white 1023)
 
 
@@ -50,7 +53,9 @@ def random_camera(rng: np.random.Generator) -> CameraParams:
     xyz2cam = np.tensordot(weights / weights.sum(), XYZ2CAMS, axes=1)
     rgb2cam = xyz2cam @ RGB2XYZ
     rgb2cam /= rgb2cam.sum(axis=-1, keepdims=True)  # a grey pixel stays grey
-    return CameraParams(rgb2cam, float(rng.uniform(1.9, 2.4)), float(rng.uniform(1.5, 1.9)), float(1.0 / rng.normal(0.8, 0.1)))
+    return CameraParams(
+        rgb2cam, float(rng.uniform(1.9, 2.4)), float(rng.uniform(1.5, 1.9)), float(1.0 / rng.normal(0.8, 0.1))
+    )
 
 
 def unprocess(srgb: np.ndarray, camera: CameraParams) -> np.ndarray:
@@ -69,19 +74,14 @@ def unprocess(srgb: np.ndarray, camera: CameraParams) -> np.ndarray:
 
 def mosaic(rgb: np.ndarray, pattern: str) -> np.ndarray:
     """(H, W, 3) → (H, W) Bayer mosaic of ``pattern`` (H, W even): each pixel keeps its CFA colour."""
-    pattern = check_pattern(pattern)
     h, w, _ = rgb.shape
-    out = np.empty((h, w), rgb.dtype)
-    for k, letter in enumerate(pattern):
-        dy, dx = divmod(k, 2)
-        out[dy::2, dx::2] = rgb[dy::2, dx::2, "RGB".index(letter)]
-    return out
+    colours = colour_map(pattern, h, w)
+    return np.take_along_axis(rgb, colours[..., None], axis=2)[..., 0]
 
 
 def colour_map(pattern: str, h: int, w: int) -> np.ndarray:
     """(H, W) colour index 0 = R, 1 = G, 2 = B of each pixel of a ``pattern`` mosaic."""
-    tile = np.array(["RGB".index(c) for c in check_pattern(pattern)]).reshape(2, 2)
-    return np.tile(tile, (h // 2, w // 2))
+    return np.tile(cfa_colours(pattern).astype(np.intp), (h // 2, w // 2))
 
 
 def add_sidd_noise(

@@ -1,4 +1,5 @@
 """Shared fixtures: a ``device`` fixture that skips missing hardware, small thread counts for 2-core CI."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ Block files are written with ``scipy.io.savemat`` exactly as SIDD ships them (MA
 the file stem, (images, blocks, H, W) float32), only smaller; ``blocks_info.json`` names the scene instance
 of each image, as the demo set does, so CFAs and per-phone/ISO breakdowns come from real instance names.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,10 @@ def write_block_dir(folder: Path, n_blocks: int = 2, size: int = 32, sigma: floa
     rng = np.random.default_rng(seed)
     arrays = {}
     for k, (noisy_name, clean_name) in enumerate(
-        [("ValidationNoisyBlocksRaw", "ValidationGtBlocksRaw"), ("BenchmarkNoisyBlocksRaw", "BenchmarkGtBlocksRaw_DEMO_ONLY")]
+        [
+            ("ValidationNoisyBlocksRaw", "ValidationGtBlocksRaw"),
+            ("BenchmarkNoisyBlocksRaw", "BenchmarkGtBlocksRaw_DEMO_ONLY"),
+        ]
     ):
         clean = smooth_blocks((len(INSTANCES), n_blocks, size, size), seed + k)
         noisy = np.clip(clean + rng.normal(0, sigma, clean.shape), 0, 1).astype(np.float32)

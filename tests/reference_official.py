@@ -6,6 +6,7 @@ sampler and loss can be checked against it bit for bit, and benchmarked against 
 official file only where that file cannot run today: draws come from an explicit generator (or are given),
 not from a fresh CUDA generator per call, and no legacy ``torch.cuda.FloatTensor`` constructor is used.
 """
+
 from __future__ import annotations
 
 import torch
@@ -49,7 +50,9 @@ def generate_subimages(img: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return sub
 
 
-def official_loss(network, noisy: torch.Tensor, mask1, mask2, lambda_: float, lambda1: float = 1.0, lambda2: float = 1.0):
+def official_loss(
+    network, noisy: torch.Tensor, mask1, mask2, lambda_: float, lambda1: float = 1.0, lambda2: float = 1.0
+):
     """The official step's loss: full pass under no_grad, one gradient pass on g1(y)."""
     noisy_sub1 = generate_subimages(noisy, mask1)
     noisy_sub2 = generate_subimages(noisy, mask2)

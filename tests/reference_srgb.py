@@ -7,6 +7,7 @@ against it. ``cv2.filter2D`` is replaced by ``scipy.ndimage.correlate`` (the 5-p
 differ, is dropped by the "valid" crop). ``official_unet_forward`` runs ``arch_unet.UNet`` (no blind spot)
 from a state dict with the official parameter names, layer by layer.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ package's writer and reader cannot hide: full images are MAT v7.3 stored column-
 transpose), metadata are v5 structs shaped like MATLAB's ``imfinfo`` of a DNG with an (8, 1) ``UnknownTags``
 struct array in the real tag order, block files are v5 with the variable named like the file stem.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Bayer packing, CFA unification and pattern-keeping augmentation (n2n_raw.bayer)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +7,15 @@ import pytest
 import torch
 
 from n2n_raw.bayer import (
-    PATTERNS, bayer_aug, flipped_pattern, pack_bayer, pattern_from_tile, pattern_shift, uncrop_unified,
-    unify_cfa, unpack_bayer,
+    PATTERNS,
+    bayer_aug,
+    flipped_pattern,
+    pack_bayer,
+    pattern_from_tile,
+    pattern_shift,
+    uncrop_unified,
+    unify_cfa,
+    unpack_bayer,
 )  # fmt: skip
 
 
@@ -99,7 +107,9 @@ def test_bayer_aug_keeps_the_pattern_and_mirrors(pattern, flips):
     y = y[:, ::-1] if flip_h else y
     y = y.T if transpose else y
     dy, dx = pattern_shift(flipped_pattern(pattern, flip_v, flip_h, transpose), pattern)
-    np.testing.assert_array_equal(bayer_aug(x, pattern, flip_v, flip_h, transpose), y[dy : y.shape[0] - dy, dx : y.shape[1] - dx])
+    np.testing.assert_array_equal(
+        bayer_aug(x, pattern, flip_v, flip_h, transpose), y[dy : y.shape[0] - dy, dx : y.shape[1] - dx]
+    )
 
 
 def test_flipped_pattern_names():

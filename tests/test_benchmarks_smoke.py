@@ -3,6 +3,7 @@
 Only that each benchmark runs and reports a positive, finite ratio is checked; timings are never asserted
 (they depend on the machine and its load). The benchmarks run in a subprocess, as ``make bench`` runs them.
 """
+
 from __future__ import annotations
 
 import json

@@ -28,7 +28,12 @@ def write_coded_blocks(folder, size=32, n_blocks=2):
     """Validation and benchmark block files whose blocks are colour-coded mosaics in each image's own CFA."""
     folder.mkdir(parents=True, exist_ok=True)
     blocks = np.stack([np.stack([mosaic_of(p, size, size, CODE)] * n_blocks) for p in PATTERNS]).astype(np.float32)
-    for name in ("ValidationNoisyBlocksRaw", "ValidationGtBlocksRaw", "BenchmarkNoisyBlocksRaw", "BenchmarkGtBlocksRaw_DEMO_ONLY"):
+    for name in (
+        "ValidationNoisyBlocksRaw",
+        "ValidationGtBlocksRaw",
+        "BenchmarkNoisyBlocksRaw",
+        "BenchmarkGtBlocksRaw_DEMO_ONLY",
+    ):
         scipy.io.savemat(folder / f"{name}.mat", {name: blocks})
     (folder / "blocks_info.json").write_text(json.dumps({"validation": INSTANCES, "benchmark": INSTANCES}))
 
@@ -58,8 +63,12 @@ def assert_all_bggr(seen):
 
 def test_bggr_unified_training_feeds_bggr_blocks_everywhere(tmp_path, recorded):
     root = tmp_path / "SIDD_Medium_Raw"
-    write_medium_instance(root / "Data", "0001_001_S6_00100_00060_3200_L", mosaic_of("GRBG", 96, 96), metadata_cfa="GRBG")
-    write_medium_instance(root / "Data", "0031_001_IP_01600_02000_3200_N", mosaic_of("RGGB", 96, 96), metadata_cfa="RGGB", iphone=True)
+    write_medium_instance(
+        root / "Data", "0001_001_S6_00100_00060_3200_L", mosaic_of("GRBG", 96, 96), metadata_cfa="GRBG"
+    )
+    write_medium_instance(
+        root / "Data", "0031_001_IP_01600_02000_3200_N", mosaic_of("RGGB", 96, 96), metadata_cfa="RGGB", iphone=True
+    )
     blocks = tmp_path / "blocks"
     write_coded_blocks(blocks)
     prepared, run = tmp_path / "prepared", tmp_path / "run"
@@ -73,7 +82,22 @@ def test_bggr_unified_training_feeds_bggr_blocks_everywhere(tmp_path, recorded):
 
     recorded.clear()
     ckpt = str(run / "checkpoints" / "latest.pt")
-    assert main(["evaluate", "--checkpoint", ckpt, "--blocks-dir", str(blocks), "--out", str(tmp_path / "eval"), "--sheet-blocks", "0"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                ckpt,
+                "--blocks-dir",
+                str(blocks),
+                "--out",
+                str(tmp_path / "eval"),
+                "--sheet-blocks",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert_all_bggr(recorded)
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["cfa"] == {"mode": "unify", "target": "BGGR"}
 

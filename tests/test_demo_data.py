@@ -1,5 +1,6 @@
 """The SIDD-mini generator: noise follows the requested NLF, files go through the real SIDD reader, the set is
 deterministic and idempotent, and a tiny train-sidd run through the real CLI works on it."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,15 @@ from n2n_raw.errors import DataError
 from n2n_raw.matfile import mat_format
 from n2n_raw.unprocess import add_sidd_noise, colour_map, mosaic, random_camera, unprocess
 
-TINY = dict(train_captures=5, validation_images=2, benchmark_images=1, blocks_per_image=2, block_size=64, short_side=160, max_side=192)
+TINY = dict(
+    train_captures=5,
+    validation_images=2,
+    benchmark_images=1,
+    blocks_per_image=2,
+    block_size=64,
+    short_side=160,
+    max_side=192,
+)
 
 
 @pytest.fixture(scope="module")

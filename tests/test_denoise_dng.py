@@ -2,6 +2,7 @@
 white level, colour matrix) go through the command; the output DNG re-opens in rawpy with the same size,
 pattern and levels, the identity model gives back the input raw exactly, and non-Bayer or unreadable files
 get one-line errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,11 +10,9 @@ import pytest
 import rawpy
 import tifffile
 from PIL import Image
-from torch import nn
 
 from n2n_raw import denoise as denoise_module
 from n2n_raw.cli import main
-from n2n_raw.inference import InferenceOptions
 from tests.eval_fixtures import write_tiny_checkpoint
 
 BLACK = (64, 65, 66, 67)  # per CFA position, row-major
@@ -42,7 +41,9 @@ def write_test_dng(path, pattern="GRBG", shape=(64, 96), seed=0, cfa_dim=(2, 2),
     ]  # fmt: skip
     if photometric != 32803:
         tags = [t for t in tags if t[0] not in (33421, 33422)]
-    tifffile.imwrite(path, data, photometric=photometric, compression=None, subfiletype=0, metadata=None, extratags=tags)
+    tifffile.imwrite(
+        path, data, photometric=photometric, compression=None, subfiletype=0, metadata=None, extratags=tags
+    )
     return data
 
 
@@ -63,7 +64,23 @@ def test_the_test_dng_is_a_real_bayer_dng_for_rawpy(tmp_path):
 def test_denoise_writes_a_dng_rawpy_reopens_with_same_size_pattern_levels(tmp_path, pattern, capsys):
     write_test_dng(tmp_path / "in.dng", pattern)
     ckpt = write_tiny_checkpoint(tmp_path / "run")
-    assert main(["denoise", str(tmp_path / "in.dng"), "--checkpoint", str(ckpt), "--tile", "32", "--overlap", "8", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "denoise",
+                str(tmp_path / "in.dng"),
+                "--checkpoint",
+                str(ckpt),
+                "--tile",
+                "32",
+                "--overlap",
+                "8",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "in_denoised.dng"
     with rawpy.imread(str(tmp_path / "in.dng")) as a, rawpy.imread(str(out)) as b:
         assert b.raw_image_visible.shape == a.raw_image_visible.shape
@@ -89,7 +106,44 @@ def test_identity_model_returns_the_input_raw_exactly_even_with_odd_size(tmp_pat
 
 def test_non_bayer_and_unreadable_files_are_one_line_errors(tmp_path, capsys):
     ckpt = str(write_tiny_checkpoint(tmp_path / "run"))
-    xtrans = [1, 1, 0, 1, 1, 2, 1, 1, 2, 1, 1, 0, 2, 0, 1, 0, 2, 1, 1, 1, 2, 1, 1, 0, 1, 1, 0, 1, 1, 2, 0, 2, 1, 2, 0, 1]
+    xtrans = [
+        1,
+        1,
+        0,
+        1,
+        1,
+        2,
+        1,
+        1,
+        2,
+        1,
+        1,
+        0,
+        2,
+        0,
+        1,
+        0,
+        2,
+        1,
+        1,
+        1,
+        2,
+        1,
+        1,
+        0,
+        1,
+        1,
+        0,
+        1,
+        1,
+        2,
+        0,
+        2,
+        1,
+        2,
+        0,
+        1,
+    ]
     write_test_dng(tmp_path / "xtrans.dng", shape=(60, 96), cfa_dim=(6, 6), cfa=xtrans)
     write_test_dng(tmp_path / "linear.dng", shape=(32, 48, 3), photometric=34892)
     (tmp_path / "text.dng").write_text("not a raw file at all\n" * 10)

@@ -9,6 +9,7 @@
   one-line message.
 * ``slow``: ``torchrun --nproc_per_node 2 -m n2n_raw train …`` end to end, as ``make train-sidd NPROC=2``.
 """
+
 from __future__ import annotations
 
 import os
@@ -132,7 +133,9 @@ def test_ddp_gradient_is_the_mean_of_the_per_rank_gradients(two_rank_run):
     for r in range(WORLD):
         part = slice(2 * r, 2 * r + 2)
         model.zero_grad()
-        Neighbor2NeighborLoss()(model, noisy[part], NeighborPairs(pairs.g1[part], pairs.g2[part]), gamma=1.0).total.backward()
+        Neighbor2NeighborLoss()(
+            model, noisy[part], NeighborPairs(pairs.g1[part], pairs.g2[part]), gamma=1.0
+        ).total.backward()
         for n, p in model.named_parameters():
             expected[n] = expected.get(n, 0) + p.grad / WORLD
     for r in range(WORLD):
@@ -184,5 +187,7 @@ def test_torchrun_trains_with_two_processes_and_resumes(tmp_path):
                "--num-workers", "0", "--validate-every", "0", "--device", "cpu"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(command + ["--max-steps", "2"], check=True, env=env, cwd=Path(__file__).parents[1])
-    subprocess.run(command + ["--max-steps", "3", "--resume", "auto"], check=True, env=env, cwd=Path(__file__).parents[1])
+    subprocess.run(
+        command + ["--max-steps", "3", "--resume", "auto"], check=True, env=env, cwd=Path(__file__).parents[1]
+    )
     assert load_checkpoint(out / "checkpoints" / "latest.pt")["step"] == 3

@@ -1,6 +1,7 @@
 """``n2n-raw evaluate`` end to end on tiny block files and a tiny checkpoint: finite metrics, the outputs
 (JSON, markdown, contact sheet), per-phone/ISO breakdowns, the identity model reproducing the noisy-input
 scores exactly, the training-time validator, and one-line errors for bad inputs."""
+
 from __future__ import annotations
 
 import json
@@ -11,15 +12,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from tests.eval_fixtures import INSTANCES, write_block_dir, write_tiny_checkpoint
-from n2n_raw import evaluate as evaluate_module
 from n2n_raw.checkpoint import save_checkpoint
 from n2n_raw.cli import main
 from n2n_raw.evaluate import EvalConfig, evaluate, make_raw_validator, spread
-from n2n_raw.inference import InferenceOptions, InferenceSettings
+from n2n_raw.inference import InferenceSettings
 from n2n_raw.metrics import block_metrics
 from n2n_raw.model import UNet, UNetConfig
-
+from tests.eval_fixtures import INSTANCES, write_block_dir, write_tiny_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: a second thread only contends
 
@@ -34,7 +33,21 @@ def test_evaluate_cli_writes_finite_metrics_and_outputs(tmp_path, blocks, capsys
     folder, _ = blocks
     ckpt = write_tiny_checkpoint(tmp_path / "run")
     out = tmp_path / "eval"
-    code = main(["evaluate", "--checkpoint", str(ckpt), "--blocks-dir", str(folder), "--out", str(out), "--device", "cpu", "--sheet-blocks", "3"])
+    code = main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(ckpt),
+            "--blocks-dir",
+            str(folder),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--sheet-blocks",
+            "3",
+        ]
+    )
     assert code == 0
     result = json.loads((out / "metrics.json").read_text())
     s = result["summary"]
@@ -49,7 +62,9 @@ def test_evaluate_cli_writes_finite_metrics_and_outputs(tmp_path, blocks, capsys
 
 def test_identity_model_reproduces_noisy_input_scores_exactly(tmp_path, blocks, monkeypatch):
     folder, arrays = blocks
-    result = evaluate(EvalConfig(checkpoint="identity", blocks_dir=str(folder), out=str(tmp_path / "e"), sheet_blocks=0))
+    result = evaluate(
+        EvalConfig(checkpoint="identity", blocks_dir=str(folder), out=str(tmp_path / "e"), sheet_blocks=0)
+    )
     s = result["summary"]
     assert s["psnr"] == s["noisy_psnr"] and s["ssim"] == s["noisy_ssim"]
     # …and the noisy-input PSNR is the independent per-block numpy value.

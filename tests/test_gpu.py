@@ -5,6 +5,7 @@
 * A training step on CUDA never waits for the device (``torch.cuda.set_sync_debug_mode("error")``).
 * ``train()`` on CUDA with the default switches (bf16, channels_last) writes a finite-loss checkpoint.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -13,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
+from n2n_raw.device import Runtime
 from n2n_raw.loss import Neighbor2NeighborLoss
 from n2n_raw.model import UNet, UNetConfig
 from n2n_raw.sampler import draw_neighbor_pairs, pairs_from_choices, subsample
-from n2n_raw.device import Runtime
 from n2n_raw.train import make_optimizer, train, training_step
 from n2n_raw.train_config import TrainConfig
 

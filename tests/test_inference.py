@@ -1,6 +1,7 @@
 """Inference on Bayer blocks: CFA unification round-trips for all four patterns, any nn.Module is accepted
 (the identity reproduces its input), the self-ensemble undoes its own transforms, each pass sees an RGGB
 input in unify mode, and tiled denoising of a large mosaic equals the whole-image result where context allows."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,9 +10,15 @@ import torch
 from torch import nn
 
 from n2n_raw.bayer import PATTERNS, pack_bayer, uncrop_unified, unify_cfa, unpack_bayer
-from n2n_raw.inference import TRANSFORMS, InferenceSettings, denoise_blocks, denoise_mosaic_tiled, denoise_tensor, tile_windows
+from n2n_raw.inference import (
+    TRANSFORMS,
+    InferenceSettings,
+    denoise_blocks,
+    denoise_mosaic_tiled,
+    denoise_tensor,
+    tile_windows,
+)
 from n2n_raw.isp import cfa_masks
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: a second thread only contends
 
@@ -20,7 +27,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: a second thr
 def test_unify_pad_pack_unpack_crop_round_trip(pattern):
     block = torch.rand(3, 16, 20, generator=torch.Generator().manual_seed(0))
     padded = unify_cfa(block, pattern, "RGGB", mode="pad")
-    assert padded.shape[-2] == 16 + 2 * (pattern in ("GBRG", "BGGR")) and padded.shape[-1] == 20 + 2 * (pattern in ("GRBG", "BGGR"))
+    assert padded.shape[-2] == 16 + 2 * (pattern in ("GBRG", "BGGR")) and padded.shape[-1] == 20 + 2 * (
+        pattern in ("GRBG", "BGGR")
+    )
     back = uncrop_unified(unpack_bayer(pack_bayer(padded)), pattern, "RGGB")
     assert torch.equal(back, block)
 
@@ -69,7 +78,9 @@ def test_ensemble_puts_every_pass_back_on_the_original_grid(pattern):
 
     x = torch.rand(2, 10, 14, generator=torch.Generator().manual_seed(3))
     assert len(TRANSFORMS) == 8
-    torch.testing.assert_close(denoise_tensor(Square(), x, pattern, InferenceSettings(ensemble=True)), x * x, atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        denoise_tensor(Square(), x, pattern, InferenceSettings(ensemble=True)), x * x, atol=1e-6, rtol=0
+    )
 
 
 def test_tile_windows_partition_and_keep_even_offsets():
@@ -88,5 +99,7 @@ def test_tiled_equals_whole_image_for_a_local_model():
     conv = nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect")
     mosaic = np.random.default_rng(2).random((70, 54)).astype(np.float32)
     whole = denoise_blocks(conv, mosaic[None], ["GBRG"], clamp=False)[0]
-    tiled = denoise_mosaic_tiled(conv, mosaic, "GBRG", InferenceSettings(batch_size=3), tile=16, overlap=4, clamp=False, progress=False)
+    tiled = denoise_mosaic_tiled(
+        conv, mosaic, "GBRG", InferenceSettings(batch_size=3), tile=16, overlap=4, clamp=False, progress=False
+    )
     np.testing.assert_allclose(tiled, whole, atol=1e-6)

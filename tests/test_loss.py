@@ -1,13 +1,14 @@
 """The Neighbor2Neighbor loss and γ schedules (n2n_raw.loss) against the definition and the official step."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
 from n2n_raw.loss import Neighbor2NeighborLoss
-from n2n_raw.schedules import GammaSchedule
 from n2n_raw.model import UNet, UNetConfig
 from n2n_raw.sampler import draw_neighbor_pairs, pairs_from_choices, subsample
+from n2n_raw.schedules import GammaSchedule
 from tests.reference_official import generate_mask_pair, official_choices, official_loss
 
 

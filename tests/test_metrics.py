@@ -1,5 +1,6 @@
 """Raw metrics: PSNR equals an independent numpy computation and hand-worked golden values; SSIM equals
 scikit-image's Gaussian SSIM on the ×255 mosaic; grouping for the per-phone/ISO breakdown."""
+
 from __future__ import annotations
 
 import math
@@ -44,7 +45,9 @@ def test_ssim_equals_scikit_image_gaussian_on_x255():
     )
     assert ssim(denoised, clean) == pytest.approx(expected, rel=1e-12)
     # Same value as SSIM on [0, 1] with data_range 1 (the constants scale with L²).
-    unit = structural_similarity(denoised, clean, data_range=1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+    unit = structural_similarity(
+        denoised, clean, data_range=1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
     assert ssim(denoised, clean) == pytest.approx(unit, rel=1e-9)
     assert ssim(clean, clean) == pytest.approx(1.0)
 

@@ -1,4 +1,5 @@
 """The U-Net (n2n_raw.model): parameter counts, shapes, initialisation."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """prepare-sidd: crops keep the CFA phase after unification, offsets are even, re-runs do nothing, and an
 interrupted run resumes. Inputs are tiny SIDD trees in SIDD's real formats (tests/sidd_fixtures.py)."""
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,10 @@ def test_crops_keep_the_cfa_phase_of_every_phone(tmp_path):
     assert info["pattern"] == "RGGB" and info["crop_size"] == 16 and crops.shape[1:] == (16, 16)
     assert len(info["crops"]) == crops.shape[0] == 4 * (4 * 6)  # 4 images; unified 38…40 × 50…52 → 4×6 crops
     assert {c["cfa"] for c in info["crops"]} == {"GRBG", "BGGR", "RGGB"}
-    assert {c["instance"] for c in info["crops"]} == {S6, GP, IP} and {c["frame"] for c in info["crops"]} == {"010", "011"}
+    assert {c["instance"] for c in info["crops"]} == {S6, GP, IP} and {c["frame"] for c in info["crops"]} == {
+        "010",
+        "011",
+    }
     assert all(c["offset"][0] % 2 == 0 and c["offset"][1] % 2 == 0 for c in info["crops"])
     packed = pack_bayer(np.asarray(crops))  # (N, 4, 8, 8): R, Gr, Gb, B for RGGB
     for k, expected in enumerate((0.2, 0.5, 0.5, 0.8)):  # the colours mosaic_of puts in R, G, B

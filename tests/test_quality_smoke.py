@@ -7,6 +7,7 @@ the identity) must climb from the untrained U-Net's ~17 dB to above 25 dB in 60 
 predicts the image, not a residual, so reproducing it to 40+ dB takes thousands of steps; a broken loop —
 misaligned pairs, no optimiser step, scoring the untrained network — stays near 17 dB.)
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,16 @@ import pytest
 import torch
 
 from benchmarks.quality import ALL_METHODS, QualityConfig, run_study
-from benchmarks.quality_methods import LEARNED, Blocks, Budget, Capture, load_blocks, load_captures, psnr_of, train_method
+from benchmarks.quality_methods import (
+    LEARNED,
+    Blocks,
+    Budget,
+    Capture,
+    load_blocks,
+    load_captures,
+    psnr_of,
+    train_method,
+)
 from n2n_raw.demo_data import DemoConfig, write_demo
 
 

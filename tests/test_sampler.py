@@ -1,4 +1,5 @@
 """The random neighbour sub-sampler (n2n_raw.sampler) against its definition and the official algorithm."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,10 +28,14 @@ def test_pairs_are_four_adjacent_in_one_cell_same_for_all_channels():
     assert g1.shape == g2.shape == (n, c, h // 2, w // 2)
     i1, c1, y1, x1 = decode(g1)
     i2, c2, y2, x2 = decode(g2)
-    ii, cc, yy, xx = torch.meshgrid(torch.arange(n), torch.arange(c), torch.arange(h // 2), torch.arange(w // 2), indexing="ij")
+    ii, cc, yy, xx = torch.meshgrid(
+        torch.arange(n), torch.arange(c), torch.arange(h // 2), torch.arange(w // 2), indexing="ij"
+    )
     assert torch.equal(i1, ii) and torch.equal(i2, ii) and torch.equal(c1, cc) and torch.equal(c2, cc)
     # Both in cell (i, j) of the output position.
-    assert torch.equal(y1 // 2, yy) and torch.equal(x1 // 2, xx) and torch.equal(y2 // 2, yy) and torch.equal(x2 // 2, xx)
+    assert (
+        torch.equal(y1 // 2, yy) and torch.equal(x1 // 2, xx) and torch.equal(y2 // 2, yy) and torch.equal(x2 // 2, xx)
+    )
     # 4-adjacent: never equal, never diagonal.
     manhattan = (y1 - y2).abs() + (x1 - x2).abs()
     assert torch.all(manhattan == 1)

@@ -3,6 +3,7 @@
 Fixtures are written in SIDD's formats by tests/sidd_fixtures.py (v7.3 through h5py stored column-major,
 v5 through scipy), independently of the package's own demo writer.
 """
+
 from __future__ import annotations
 
 import logging

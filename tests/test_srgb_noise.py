@@ -1,9 +1,10 @@
-"""The four synthetic noise models (method.md §5): statistics, per-image parameters, no clipping, seeding.
+"""The four synthetic noise models (docs/method.md §5): statistics, per-image parameters, no clipping, seeding.
 
 Training noise (torch, explicit generator) is checked against its definition — mean x, variance σ² or x/λ,
 σ/λ drawn per image inside its range — and the validation noise (NumPy) against the official
 ``add_valid_noise`` drawing from the global ``np.random.seed(101)`` stream.
 """
+
 from __future__ import annotations
 
 import numpy as np

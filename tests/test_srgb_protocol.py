@@ -1,4 +1,4 @@
-"""The sRGB evaluation protocol (method.md §6) against a straightforward official re-statement.
+"""The sRGB evaluation protocol (docs/method.md §6) against a straightforward official re-statement.
 
 ``tests/reference_srgb.py`` re-states the official validation loop (global seed 101, square reflect padding,
 +0.5 rounding, float32 PSNR, ``filter2D``-style Gaussian SSIM); ``run_protocol`` must give the same numbers
@@ -6,6 +6,7 @@ on small images of several sizes. Also: padded sizes, the rounding rule, PSNR/SS
 golden values, folder discovery (BSD300 ``test/``, grayscale Set14 images skipped) and the mapping of the
 official ``arch_unet.py`` weights.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,12 @@ from n2n_raw.srgb.metrics import psnr_uint8, quantize, ssim_uint8
 from n2n_raw.srgb.noise import parse_noise
 from n2n_raw.srgb.official import convert_official_state_dict, load_official_weights, official_key_map
 from n2n_raw.srgb.protocol import (
-    BENCHMARKS, ValidationSet, denoise_square, load_validation_sets, run_protocol, square_side,
+    BENCHMARKS,
+    ValidationSet,
+    denoise_square,
+    load_validation_sets,
+    run_protocol,
+    square_side,
 )  # fmt: skip
 from tests.reference_srgb import official_psnr, official_ssim, official_unet_forward, official_validation
 
@@ -134,7 +140,9 @@ def test_protocol_consumes_one_seed_101_stream_in_set_order():
     again = run_protocol(_blur(), torch.device("cpu"), [one], parse_noise("gauss25"))
     assert first["sets"]["Kodak"]["psnr"] == again["sets"]["Kodak"]["psnr"]  # reseeded at every call
     # A second set sees the continuation of the stream, so the same image scores differently there.
-    both = run_protocol(_blur(), torch.device("cpu"), [one, ValidationSet("Set14", 1, [("x", images[0])])], parse_noise("gauss25"))
+    both = run_protocol(
+        _blur(), torch.device("cpu"), [one, ValidationSet("Set14", 1, [("x", images[0])])], parse_noise("gauss25")
+    )
     assert both["sets"]["Kodak"]["psnr"] == first["sets"]["Kodak"]["psnr"]
     assert both["sets"]["Set14"]["psnr"] != first["sets"]["Kodak"]["psnr"]
 
@@ -153,7 +161,10 @@ def test_benchmark_folders_sorted_bsd_test_subfolder_and_grayscale_set14_skipped
     Image.fromarray(imgs[0][:, :, 0]).save(tmp_path / "Set14" / "bridge.png")  # grayscale
     sets = load_validation_sets(root=str(tmp_path))
     assert [(s.name, s.repeats, [n for n, _ in s.images]) for s in sets] == [
-        ("Kodak", 10, ["kodim01.png", "kodim02.png"]), ("BSD300", 3, ["3096.png"]), ("Set14", 20, ["baboon.png"])]
+        ("Kodak", 10, ["kodim01.png", "kodim02.png"]),
+        ("BSD300", 3, ["3096.png"]),
+        ("Set14", 20, ["baboon.png"]),
+    ]
     np.testing.assert_array_equal(sets[0].images[0][1], imgs[1])  # decoded as stored (Pillow, no gamma)
     only_kodak = load_validation_sets(kodak=str(tmp_path / "Kodak"), limit=1)
     assert [(s.name, len(s.images)) for s in only_kodak] == [("Kodak", 1)]

@@ -5,6 +5,7 @@ draws official offsets (upper bound exclusive, a side equal to the crop used who
 returns one noisy copy per image in every epoch; ``n2n-raw train --track srgb`` on the embedded photos writes
 a checkpoint and a validation table, and ``evaluate-srgb`` runs on that checkpoint.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,14 @@ from PIL import Image
 from n2n_raw.cli import main
 from n2n_raw.errors import DataError
 from n2n_raw.srgb.data import (
-    TRAIN_PHOTOS, VALIDATION_PHOTOS, PrepareImagesConfig, RandomImageCrops, crop_offset, load_packed_images,
-    prepare_images, srgb_training_set,
+    TRAIN_PHOTOS,
+    VALIDATION_PHOTOS,
+    PrepareImagesConfig,
+    RandomImageCrops,
+    crop_offset,
+    load_packed_images,
+    prepare_images,
+    srgb_training_set,
 )  # fmt: skip
 from n2n_raw.srgb.noise import parse_noise
 from n2n_raw.train import TrainConfig
@@ -50,7 +57,22 @@ def test_prepare_images_filters_converts_packs_and_is_idempotent(tmp_path):
     stamp = index_path.stat().st_mtime_ns
     prepare_images(config)  # unchanged input: nothing rewritten
     assert index_path.stat().st_mtime_ns == stamp
-    assert main(["prepare-images", "--input-dir", str(src), "--out", str(tmp_path / "out"), "--min-size", "32", "--max-size", "64"]) == 0
+    assert (
+        main(
+            [
+                "prepare-images",
+                "--input-dir",
+                str(src),
+                "--out",
+                str(tmp_path / "out"),
+                "--min-size",
+                "32",
+                "--max-size",
+                "64",
+            ]
+        )
+        == 0
+    )
     with pytest.raises(DataError, match="not a prepared image folder"):
         load_packed_images(src)
 
@@ -75,7 +97,12 @@ def test_crops_are_deterministic_per_epoch_and_fixed_noise_is_kept_across_epochs
     assert torch.equal(full, noisy_set.fixed_noisy(2))
     for epoch in (1, 2, 3):  # every epoch's window is cut from the same noisy copy
         window = noisy_set[(epoch, 2)]["noisy"]
-        hits = [(y, x) for y in range(80 - 64 + 1) for x in range(100 - 64 + 1) if torch.equal(full[:, y : y + 64, x : x + 64], window)]
+        hits = [
+            (y, x)
+            for y in range(80 - 64 + 1)
+            for x in range(100 - 64 + 1)
+            if torch.equal(full[:, y : y + 64, x : x + 64], window)
+        ]
         assert hits and (full < 0).any()  # found, and unclipped
     with pytest.raises(DataError, match="image 0"):
         RandomImageCrops([_photo(50, 80)], crop=64)
@@ -103,7 +130,22 @@ def test_cli_trains_on_embedded_photos_then_evaluates(tmp_path):
     kodak.mkdir(parents=True)
     Image.fromarray(_photo(40, 36, 1)).save(kodak / "kodim01.png")
     eval_out = tmp_path / "eval"
-    assert main(["evaluate-srgb", "--checkpoint", str(out / "checkpoints" / "latest.pt"), "--root", str(tmp_path / "validation"), "--out", str(eval_out), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "evaluate-srgb",
+                "--checkpoint",
+                str(out / "checkpoints" / "latest.pt"),
+                "--root",
+                str(tmp_path / "validation"),
+                "--out",
+                str(eval_out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     result = json.loads((eval_out / "results.json").read_text())
     assert result["noise"] == "poisson30"  # taken from the checkpoint
     assert result["sets"]["Kodak"]["evaluations"] == 1 * 10

@@ -2,6 +2,7 @@
 256×256 block), the .mat re-reads with the right key/shape/dtype, wrong outputs (float64, wrong count, NaN,
 out of range) are refused in plain words, an interrupted write leaves no file, an existing submission is not
 overwritten without --force, and ``check-submission`` catches each problem in files made by hand."""
+
 from __future__ import annotations
 
 import base64
@@ -13,12 +14,11 @@ import numpy as np
 import pytest
 import scipy.io
 
-from n2n_raw import submission, submission_format
+from n2n_raw import submission_format
 from n2n_raw.cli import main
-from n2n_raw.submission_format import SubmissionError, decode_block, encode_block, write_submission
 from n2n_raw.submission_check import check_submission
+from n2n_raw.submission_format import SubmissionError, decode_block, encode_block, write_submission
 from tests.eval_fixtures import write_block_dir, write_tiny_checkpoint
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: a second thread only contends
 

@@ -1,4 +1,5 @@
 """Training end to end through the real CLI: checkpoints, exact resume, clear errors, schedules."""
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,9 @@ def test_resume_at_an_epoch_boundary_is_exact(mosaic_dir, tmp_path):
     run_train(mosaic_dir, tmp_path / "split", *common, "--max-steps", "2")
     assert load_checkpoint(tmp_path / "split" / "checkpoints" / "latest.pt")["step"] == 2
     run_train(mosaic_dir, tmp_path / "split", *common, "--resume", "auto")
-    assert_same_weights(weights(tmp_path / "straight/checkpoints/latest.pt"), weights(tmp_path / "split/checkpoints/latest.pt"))
+    assert_same_weights(
+        weights(tmp_path / "straight/checkpoints/latest.pt"), weights(tmp_path / "split/checkpoints/latest.pt")
+    )
 
 
 def test_resume_mid_epoch_is_exact(mosaic_dir, tmp_path):
@@ -76,7 +79,9 @@ def test_missing_and_corrupt_checkpoints_give_one_line_errors(mosaic_dir, tmp_pa
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x80\x02not a checkpoint at all")
     for path in (tmp_path / "missing.pt", bad):
-        code = main(["train", "--data", str(mosaic_dir), "--out", str(tmp_path / "r"), "--resume", str(path), "--crop", "64"])
+        code = main(
+            ["train", "--data", str(mosaic_dir), "--out", str(tmp_path / "r"), "--resume", str(path), "--crop", "64"]
+        )
         err = capsys.readouterr().err.strip()
         assert code == 2 and len(err.splitlines()) == 1 and str(path) in err, err
 
@@ -101,7 +106,9 @@ def test_learning_rate_schedule_is_the_official_one():
     assert cfg.lr == 3e-4 and cfg.gamma_schedule == "ramp"
     lr_at = cfg.lr_schedule_fn(total_steps=100)
     lrs = {e: lr_at(e, step=0) for e in (1, 19, 20, 39, 40, 60, 80, 100)}
-    assert lrs == pytest.approx({1: 3e-4, 19: 3e-4, 20: 1.5e-4, 39: 1.5e-4, 40: 7.5e-5, 60: 3.75e-5, 80: 1.875e-5, 100: 1.875e-5})
+    assert lrs == pytest.approx(
+        {1: 3e-4, 19: 3e-4, 20: 1.5e-4, 39: 1.5e-4, 40: 7.5e-5, 60: 3.75e-5, 80: 1.875e-5, 100: 1.875e-5}
+    )
     # Other lengths follow the official int(20·ratio) − 1 rule: 50 epochs halve after epochs 9, 19, 29, 39.
     half = TrainConfig(track="srgb", epochs=50).lr_schedule_fn(total_steps=50)
     assert [half(e, 0) for e in (9, 10, 19, 20, 40)] == pytest.approx([3e-4, 1.5e-4, 1.5e-4, 7.5e-5, 1.875e-5])

@@ -13,4 +13,5 @@ and the noise differ:
 * :mod:`n2n_raw.srgb.metrics` — PSNR and SSIM on uint8 images;
 * :mod:`n2n_raw.srgb.official` — loading the released ``model_*_b4e100r02.pth`` weights.
 """
+
 from __future__ import annotations

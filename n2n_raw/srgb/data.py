@@ -1,4 +1,4 @@
-"""sRGB training data: ``prepare-images`` and the random-crop training set (method.md §5).
+"""sRGB training data: ``prepare-images`` and the random-crop training set (docs/method.md §5).
 
 The paper trains on the 44,328 ImageNet-validation images whose sides both lie in [256, 512], converted to
 RGB. ``n2n-raw prepare-images --input-dir … --out …`` filters a folder of images the same way and packs them
@@ -18,11 +18,12 @@ come from ``item_rng(seed, epoch, index)``, so the stream does not depend on loa
 exactly. Items are ``{"clean": (3, crop, crop) float32 in [0, 1]}``; the training loop adds fresh noise on
 its device. With ``--fixed-noise`` items are ``{"noisy": …}`` instead: one noisy realisation per image,
 drawn once from ``(seed, index)`` over the whole image and cropped like the clean one, the same in every
-epoch (the strict single-noisy-image setting of method.md pitfall 3).
+epoch (the strict single-noisy-image setting of docs/method.md pitfall 3).
 
 With no ``--data`` the set is the embedded photos shipped inside scikit-image (:data:`TRAIN_PHOTOS`),
 disjoint from the embedded validation photos (:data:`VALIDATION_PHOTOS`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,9 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -121,7 +122,7 @@ def _decode(job: tuple[str, int, int]) -> tuple[np.ndarray | None, str]:
             w, h = im.size
             if not (lo <= w <= hi and lo <= h <= hi):
                 return None, "size"
-            # Pillow applies no gamma correction (method.md pitfall 10); grayscale/CMYK/palette become RGB.
+            # Pillow applies no gamma correction (docs/method.md pitfall 10); grayscale/CMYK/palette become RGB.
             return np.asarray(im.convert("RGB"), dtype=np.uint8), ""
     except (OSError, ValueError, SyntaxError) as exc:
         return None, f"unreadable ({exc})"
@@ -160,7 +161,9 @@ def prepare_images(config: PrepareImagesConfig) -> Path:
         results = pool.map(_decode, jobs, chunksize=32) if pool else map(_decode, jobs)
         try:
             with open(tmp, "wb") as fh:
-                for path, (image, reason) in tqdm(zip(files, results), total=len(files), desc="prepare-images", unit="img"):
+                for path, (image, reason) in tqdm(
+                    zip(files, results), total=len(files), desc="prepare-images", unit="img"
+                ):
                     if image is None:
                         skipped["size" if reason == "size" else "unreadable"] += 1
                         if reason != "size":
@@ -192,7 +195,9 @@ def load_packed_images(folder: str | os.PathLike) -> list[np.ndarray]:
     folder = Path(folder)
     index_path, data_path = folder / PACKED_INDEX, folder / PACKED_IMAGES
     if not index_path.is_file() or not data_path.is_file():
-        raise DataError(f"{folder}: not a prepared image folder (needs {PACKED_INDEX} and {PACKED_IMAGES}); run `n2n-raw prepare-images --input-dir … --out {folder}`")
+        raise DataError(
+            f"{folder}: not a prepared image folder (needs {PACKED_INDEX} and {PACKED_IMAGES}); run `n2n-raw prepare-images --input-dir … --out {folder}`"
+        )
     try:
         index = json.loads(index_path.read_text())
     except ValueError as exc:
@@ -236,7 +241,9 @@ class RandomImageCrops(Dataset):
     the same window of that fixed noisy copy is returned.
     """
 
-    def __init__(self, images: Sequence[np.ndarray], crop: int = 256, seed: int = 0, fixed_noise: NoiseSpec | None = None):
+    def __init__(
+        self, images: Sequence[np.ndarray], crop: int = 256, seed: int = 0, fixed_noise: NoiseSpec | None = None
+    ):
         if crop % 2:
             raise ValueError(f"crop size must be even (the sampler uses 2×2 cells), got {crop}")
         for k, im in enumerate(images):

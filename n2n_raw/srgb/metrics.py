@@ -1,4 +1,4 @@
-"""PSNR and SSIM on uint8 RGB images, as the official sRGB validation (method.md §6).
+"""PSNR and SSIM on uint8 RGB images, as the official sRGB validation (docs/method.md §6).
 
 * PSNR: peak 255 over the whole image, no border crop, computed per image.
 * SSIM: Gaussian window 11×11 with σ 1.5, C1 = (0.01·255)², C2 = (0.03·255)², population (not sample)
@@ -9,6 +9,7 @@
   (win_size − 1)/2 = 5 pixels. ``tests/test_srgb_protocol.py`` checks it against a direct re-implementation
   of the official ``filter2D`` version.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Synthetic noise of the sRGB track (method.md §5), as the official ``AugmentNoise``.
+"""Synthetic noise of the sRGB track (docs/method.md §5), as the official ``AugmentNoise``.
 
 Clean images x lie in [0, 1]. The four models, named as on the official command line:
 
@@ -11,7 +11,7 @@ poisson30     Poisson(λ·x)/λ, λ = 30                                fixed
 poisson5_50   Poisson(λ·x)/λ, λ ~ U(5, 50)                          one λ per image
 ============  ===================================================  ======================
 
-The noisy image is **never clipped** (method.md pitfall 15): values below 0 and above 1 are kept.
+The noisy image is **never clipped** (docs/method.md pitfall 15): values below 0 and above 1 are kept.
 
 Two implementations, one per use:
 
@@ -20,10 +20,11 @@ Two implementations, one per use:
 * :func:`add_validation_noise` (evaluation): NumPy, from a legacy ``RandomState``, which reproduces the
   official ``np.random.seed(101)`` stream draw for draw (normal/uniform/poisson in float64, then float32).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -69,7 +70,9 @@ def parse_noise(name: str) -> NoiseSpec:
             if len(values) in (1, 2) and all(v > 0 for v in values) and values[0] <= values[-1]:
                 return NoiseSpec(kind, values[0], values[-1])
             break
-    raise N2NError(f"unknown noise model {name!r}; expected one of {', '.join(NOISE_NAMES)} (or gaussA[_B], poissonA[_B])")
+    raise N2NError(
+        f"unknown noise model {name!r}; expected one of {', '.join(NOISE_NAMES)} (or gaussA[_B], poissonA[_B])"
+    )
 
 
 def draw_parameters(spec: NoiseSpec, batch: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:

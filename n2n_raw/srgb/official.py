@@ -3,12 +3,13 @@
 The official ``arch_unet.py`` names its layers ``enc_conv0`` … ``enc_conv6`` (plain ``Conv2d``),
 ``up5.deconv`` … ``up1.deconv`` (``ConvTranspose2d`` with bias), ``dec_conv5a/b`` … ``dec_conv1a/b`` and the
 head ``nin_a``, ``nin_b``, ``nin_c``; weights saved from ``--parallel`` runs carry a ``module.`` prefix
-(method.md pitfall 13). Its ``enc_conv0`` and ``enc_conv1`` run back to back before the first pooling, exactly
+(docs/method.md pitfall 13). Its ``enc_conv0`` and ``enc_conv1`` run back to back before the first pooling, exactly
 as our ``enc_conv0`` and ``enc_convs[0]``; ``conv_func`` without blind spot is a plain call. The mapping below
 is one-to-one: every official tensor lands on a parameter of the same shape, none is left over, and
 ``tests/test_srgb_protocol.py`` checks that the official forward pass (re-implemented there from
 ``arch_unet.py``) gives our output.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,12 +41,16 @@ def convert_official_state_dict(official: dict[str, torch.Tensor], config: UNetC
     unknown = sorted(set(official) - set(mapping))
     missing = sorted(set(mapping) - set(official))
     if unknown or missing:
-        raise CheckpointError(f"not an official arch_unet.py state dict (unknown keys {unknown[:4]}, missing {missing[:4]})")
+        raise CheckpointError(
+            f"not an official arch_unet.py state dict (unknown keys {unknown[:4]}, missing {missing[:4]})"
+        )
     target = UNet(config).state_dict()
     converted = {}
     for src, dst in mapping.items():
         if tuple(official[src].shape) != tuple(target[dst].shape):
-            raise CheckpointError(f"{src}: shape {tuple(official[src].shape)} does not fit {dst} {tuple(target[dst].shape)}")
+            raise CheckpointError(
+                f"{src}: shape {tuple(official[src].shape)} does not fit {dst} {tuple(target[dst].shape)}"
+            )
         converted[dst] = official[src]
     return converted
 
@@ -58,7 +63,9 @@ def load_official_weights(path: str | os.PathLike, map_location: str | torch.dev
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt files
-        raise CheckpointError(f"{path}: not a readable weights file ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})") from None
+        raise CheckpointError(
+            f"{path}: not a readable weights file ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     first = state.get("enc_conv0.weight", state.get("module.enc_conv0.weight")) if isinstance(state, dict) else None

@@ -1,4 +1,4 @@
-"""The official sRGB evaluation protocol (method.md §6) and ``n2n-raw evaluate-srgb``.
+"""The official sRGB evaluation protocol (docs/method.md §6) and ``n2n-raw evaluate-srgb``.
 
 One table drives it (:data:`BENCHMARKS`): Kodak (24 images, 10 repeats), BSD300 ``test`` (100, 3), Set14
 (the 12 RGB images, 20). Before each evaluation a NumPy ``RandomState(101)`` is created — the same stream as
@@ -8,7 +8,7 @@ to a square of side ceil(max(H, W)/32)·32 (Kodak 768², BSD300 512²), denoised
 clamped to [0, 1] and quantised (×255, +0.5, uint8); PSNR (peak 255) and SSIM are computed per image on
 uint8 against the uint8 ground truth and averaged over all (image, repeat) pairs.
 
-Folders (decoded with Pillow, no gamma correction — method.md pitfall 10)::
+Folders (decoded with Pillow, no gamma correction — docs/method.md pitfall 10)::
 
     <root>/Kodak/kodim01.png … kodim24.png
     <root>/BSD300/test/*.png|jpg          (or BSD300/images/test, or the test images directly)
@@ -17,15 +17,16 @@ Folders (decoded with Pillow, no gamma correction — method.md pitfall 10)::
 With no folder at all, the embedded scikit-image validation photos (chelsea, coffee, astronaut; never used
 for training) form one set, ``skimage``, with 1 repeat: a smoke test of the pipeline, not a paper number.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -117,7 +118,9 @@ def find_benchmarks(root: str = "", kodak: str = "", bsd300: str = "", set14: st
     return found
 
 
-def load_validation_sets(root: str = "", kodak: str = "", bsd300: str = "", set14: str = "", limit: int = 0) -> list[ValidationSet]:
+def load_validation_sets(
+    root: str = "", kodak: str = "", bsd300: str = "", set14: str = "", limit: int = 0
+) -> list[ValidationSet]:
     """The benchmark sets found, or the embedded photos when no folder is given at all."""
     folders = find_benchmarks(root, kodak, bsd300, set14)
     if not folders:
@@ -159,7 +162,7 @@ def run_protocol(model: torch.nn.Module, device: torch.device, sets: list[Valida
     try:
         for vset in sets:
             scores = {n: {"psnr": [], "ssim": [], "noisy_psnr": []} for n, _ in vset.images}
-            for repeat in range(vset.repeats):
+            for _ in range(vset.repeats):
                 for name, clean8 in vset.images:
                     clean = clean8.astype(np.float32) / 255.0
                     noisy = add_validation_noise(clean, spec, rng)
@@ -208,12 +211,17 @@ def contact_sheet(samples: dict, tile: int = 256) -> np.ndarray:
         h, w, _ = clean8.shape
         t = min(tile, h, w)
         y0, x0 = (h - t) // 2, (w - t) // 2
-        crops = [np.pad(im[y0 : y0 + t, x0 : x0 + t], ((0, tile - t), (0, tile - t), (0, 0))) for im in (clean8, noisy8, denoised8)]
+        crops = [
+            np.pad(im[y0 : y0 + t, x0 : x0 + t], ((0, tile - t), (0, tile - t), (0, 0)))
+            for im in (clean8, noisy8, denoised8)
+        ]
         rows.append(np.concatenate(crops, axis=1))
     return np.concatenate(rows, axis=0)
 
 
-def write_report(result: dict, out: str | os.PathLike, stem: str = "results", title: str = "sRGB validation") -> dict[str, Path]:
+def write_report(
+    result: dict, out: str | os.PathLike, stem: str = "results", title: str = "sRGB validation"
+) -> dict[str, Path]:
     """``<stem>.json``, ``<stem>.md`` and ``<stem>_contact_sheet.png`` in ``out`` (each written atomically)."""
     from PIL import Image
 
@@ -223,7 +231,9 @@ def write_report(result: dict, out: str | os.PathLike, stem: str = "results", ti
              "markdown": atomic_write_text(out / f"{stem}.md", markdown_report(result, title))}  # fmt: skip
     if result.get("samples"):
         sheet = contact_sheet(result["samples"])
-        paths["contact_sheet"] = atomic_write(out / f"{stem}_contact_sheet.png", lambda tmp: Image.fromarray(sheet).save(tmp, format="PNG"))
+        paths["contact_sheet"] = atomic_write(
+            out / f"{stem}_contact_sheet.png", lambda tmp: Image.fromarray(sheet).save(tmp, format="PNG")
+        )
     return paths
 
 
@@ -292,7 +302,9 @@ def evaluate_srgb(config: SRGBEvalConfig) -> dict:
         model = load_official_weights(config.official_weights)
         noise = noise or "gauss25"
     if model.config.in_channels != 3:
-        raise N2NError(f"{config.checkpoint or config.official_weights}: a {model.config.in_channels}-channel model; the sRGB protocol needs 3")
+        raise N2NError(
+            f"{config.checkpoint or config.official_weights}: a {model.config.in_channels}-channel model; the sRGB protocol needs 3"
+        )
     model = model.to(device)
     sets = load_validation_sets(config.root, config.kodak, config.bsd300, config.set14, config.limit)
     result = {"noise": noise, "model": config.checkpoint or config.official_weights,
