@@ -97,7 +97,7 @@ def save_checkpoint(directory: str | os.PathLike, state: dict[str, Any], keep_la
     directory = Path(directory)
     state = {"format": FORMAT, **state}
     name = f"step_{int(state['step']):07d}"
-    meta = {k: v for k, v in state.items() if k not in ("model", "optimizer", "rng")}
+    meta = {k: v for k, v in state.items() if k not in ("model", "ema_model", "optimizer", "rng")}
     text = json.dumps(meta, indent=2, sort_keys=True)
     path = atomic_write(directory / f"{name}.pt", lambda tmp: torch.save(state, tmp))
     atomic_write_text(directory / f"{name}.json", text)
@@ -151,7 +151,8 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     checkpoint = read_checkpoint(path, map_location)
     model = UNet(checkpoint.model_config)
     try:
-        model.load_state_dict(checkpoint.state["model"])
+        # The weight average, where training kept one, is the model that was validated and is used.
+        model.load_state_dict(checkpoint.state.get("ema_model", checkpoint.state["model"]))
     except RuntimeError as exc:
         lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
         raise CheckpointError(f"{path}: weights do not fit the stored model configuration ({lines[0][:160]})") from None

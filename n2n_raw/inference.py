@@ -230,13 +230,7 @@ def denoise_mosaic_tiled(
     tile, computed with at least ``overlap`` pixels of real context where the image has them).
 
     Memory is the input and output mosaics (4 bytes/pixel each) plus one batch of tile activations,
-    whatever the photo size. Measured on CPU (torch 2.13, one thread, ``ru_maxrss``) for a 50.3 MP
-    (8192×6144) DNG through ``n2n-raw denoise``: the whole command with the network replaced by an
-    identity peaks at 0.94 GB (0.24 GB of it is the imported libraries); the width-48 U-Net on one batch
-    of 576×576 tiles (512 + 2·32) adds 0.22 GB at batch 1 and 0.63 GB at batch 4. So a 50 MP photo needs
-    about 1.6 GB at the default batch of 4 (1.2 GB at batch 1), and the network part does not grow with the
-    photo. CPU time was about 10 s per tile on one shared core (192 tiles for 50 MP); on a GPU the
-    activations sit in GPU memory instead (not measured here).
+    whatever the photo size (measured figures: benchmarks/README.md, "Memory of a whole photo").
     """
     mosaic = np.asarray(mosaic)
     h, w = mosaic.shape

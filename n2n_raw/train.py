@@ -14,6 +14,7 @@ stops the run before a checkpoint is written (:class:`DivergenceGuard`), so the 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import statistics
@@ -34,7 +35,7 @@ from .device import Runtime
 from .distributed import DistributedContext
 from .errors import CheckpointError, N2NError
 from .loss import LossTerms, Neighbor2NeighborLoss
-from .model import UNet, UNetConfig
+from .model import UNet
 from .runlock import RunLock
 from .schedules import GammaSchedule, LrSchedule
 from .train_config import TrainConfig
@@ -124,6 +125,26 @@ class DivergenceGuard:
         self.recent = (self.recent + [loss])[-self.window :]
 
 
+class WeightAverage:
+    """An exponential moving average of a model's weights (a second model), updated after every step.
+
+    The decay ramps up as min(decay, (1 + t) / (10 + t)) at step t, so a short run's average is not dominated by
+    its random start. Not in the official code; ``--ema-decay 0`` (the default) turns it off. Updates are
+    device-side (``torch._foreach_lerp_``): no host synchronisation.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_(list(self.model.parameters()), [p.detach() for p in model.parameters()], 1.0 - decay)
+
+
 @dataclass
 class TrainingRun:
     """Everything a run holds while it trains; ``step``/``epoch``/``batch_in_epoch`` are its position."""
@@ -144,6 +165,7 @@ class TrainingRun:
     add_noise: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
     criterion: Neighbor2NeighborLoss = field(default_factory=Neighbor2NeighborLoss)
     guard: DivergenceGuard = field(default_factory=DivergenceGuard)
+    ema: WeightAverage | None = None
     step: int = 0
     epoch: int = 1
     batch_in_epoch: int = 0
@@ -166,6 +188,8 @@ class TrainingRun:
             return
         state = ckpt.checkpoint_state(self.model, self.optimizer, self.config, self.data, self.model.config,
                                       self.step, self.epoch, self.batch_in_epoch)  # fmt: skip
+        if self.ema is not None:
+            state["ema_model"] = self.ema.model.state_dict()
         self.checkpoint_path = ckpt.save_checkpoint(self.out / "checkpoints", state)
 
 
@@ -245,6 +269,8 @@ def _restore(run: TrainingRun, path: Path) -> None:
     if stored.track != run.config.track:
         raise CheckpointError(f"{path}: trained on track {stored.track}, not {run.config.track}")
     _load_weights(run.model, state, path)
+    if run.ema is not None:
+        run.ema.model.load_state_dict(state.get("ema_model", state["model"]))
     run.optimizer.load_state_dict(state["optimizer"])
     run.step, run.epoch, run.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
     if run.dist.is_main:
@@ -274,7 +300,7 @@ def setup(config: TrainConfig, dist: DistributedContext) -> TrainingRun:
         raise N2NError(f"--batch-size {config.batch_size} is not divisible by {dist.world_size} processes")
     runtime = Runtime.resolve(dist.device, config.amp, config.channels_last)
     torch.manual_seed(config.seed)  # the initial weights, identical on every rank
-    model = runtime.prepare(UNet(UNetConfig(in_channels=config.channels, out_channels=config.channels)))
+    model = runtime.prepare(UNet(config.model_config()))
     if runtime.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed crop size: pick the fastest kernels once
     dataset, data = make_dataset(config)
@@ -288,6 +314,7 @@ def setup(config: TrainConfig, dist: DistributedContext) -> TrainingRun:
         total_steps, config.gamma_schedule_fn(), config.lr_schedule_fn(total_steps),
         make_validator(config, data, runtime) if dist.is_main else None, make_noise(config),
     )  # fmt: skip
+    run.ema = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
     resume_path = _checkpoint_to_resume(config)
     if resume_path is not None:
         _restore(run, resume_path)
@@ -329,6 +356,8 @@ def run_epoch(run: TrainingRun, bar: tqdm) -> LossTerms | None:
         terms = training_step(
             run.train_model, run.criterion, run.optimizer, noisy, generator, gamma, run.runtime, config.clip_grad_norm
         )
+        if run.ema is not None:
+            run.ema.update(run.model, run.step)
         run.step += 1
         run.batch_in_epoch += 1
         bar.update(1)
@@ -356,9 +385,10 @@ def end_of_epoch(run: TrainingRun, terms: LossTerms | None) -> None:
     if terms is not None and run.dist.is_main:
         run.guard.check(run.step, terms.total.item())  # never checkpoint a diverged model
     if run.validator is not None and (epoch_done or finished) and (run.epoch % config.validate_every == 0 or finished):
-        run.model.eval()
+        validated = run.ema.model if run.ema is not None else ckpt.unwrap(run.model)
+        validated.eval()
         with torch.no_grad():
-            result = run.validator(ckpt.unwrap(run.model))
+            result = run.validator(validated)
         run.model.train()
         record = {"step": run.step, "epoch": run.epoch, **{f"val_{k}": v for k, v in result.items()}}
         run.log_record(record)

@@ -18,6 +18,7 @@ from typing import Literal
 from .bayer import PATTERNS
 from .config import arg, check_choices
 from .errors import N2NError
+from .model import UNetConfig
 from .schedules import GammaKind, GammaSchedule, LrKind, LrSchedule
 
 Track = Literal["raw", "srgb"]
@@ -52,6 +53,11 @@ class TrainConfig:
     batch_size: int = arg(4, "images per step (over all processes)")
     crop: int = arg(256, "training crop side in image pixels (raw: Bayer pixels, packed to crop/2)")
     augment: bool = arg(False, "Bayer-preserving flips/transposes of raw crops (the paper uses none)")
+    residual: bool = arg(False, "identity path in the U-Net: output = input + network (not in the official network)")
+    ema_decay: float = arg(
+        0.0,
+        "exponential moving average of the weights with this decay per step, validated and used for inference (0: off, as the official code)",
+    )
     cfa_phase: CfaPhase = arg(
         "unified",
         "raw crops: unified (every crop in the data's pattern; inference unifies blocks by padding) or random (any Bayer phase: a pattern-agnostic model, run with native packing)",
@@ -129,6 +135,7 @@ class TrainConfig:
         need(0 < self.lr_decay <= 1, "lr-decay", "must be in (0, 1]")
         need(self.weight_decay >= 0, "weight-decay", "must be 0 or more")
         need(self.clip_grad_norm >= 0, "clip-grad-norm", "must be 0 (off) or positive")
+        need(0 <= self.ema_decay < 1, "ema-decay", "must be in [0, 1)")
         need(self.gamma >= 0 and self.increase_ratio >= 0, "gamma", "γ and --increase-ratio must be 0 or more")
         need(all(m >= 0 for m in self.lr_milestones), "lr-milestones", "must be epochs ≥ 0 of a 100-epoch run")
         need(self.data_pattern.upper() in PATTERNS, "data-pattern", f"choose one of {', '.join(PATTERNS)}")
@@ -138,6 +145,9 @@ class TrainConfig:
     def channels(self) -> int:
         """Network input/output channels: 4 packed Bayer planes (raw) or RGB."""
         return 4 if self.track == "raw" else 3
+
+    def model_config(self) -> UNetConfig:
+        return UNetConfig(in_channels=self.channels, out_channels=self.channels, residual=self.residual)
 
     def gamma_schedule_fn(self) -> GammaSchedule:
         return GammaSchedule(self.gamma_schedule, self.gamma, self.increase_ratio, self.epochs)
