@@ -119,7 +119,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated/corrupt files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc).strip()
+        if "Weights only load failed" in text or "weights_only" in text:
+            # Never repeat torch's advice to retry with weights_only=False: that would run the file's code.
+            raise CheckpointError(
+                f"{path}: refused: it holds Python objects besides tensors (it could run code when loaded); "
+                "n2n_raw reads checkpoints with weights_only=True only"
+            ) from None
+        first = text.splitlines()[0] if text else type(exc).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({first[:200]})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an n2n_raw checkpoint (no '{FORMAT}' format tag)")

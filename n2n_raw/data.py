@@ -83,6 +83,11 @@ class RandomBayerCrops(Dataset):
         return len(self.mosaics)
 
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
+        crop, _ = self.crop_at(key)
+        return {"noisy": torch.from_numpy(pack_bayer(crop).copy())}
+
+    def crop_at(self, key: tuple[int, int] | int) -> tuple[np.ndarray, np.random.Generator]:
+        """The (crop, crop) mosaic of ``key`` and the item's generator, positioned after the crop's draws."""
         epoch, index = key if isinstance(key, tuple) else (0, key)
         rng = item_rng(self.seed, epoch, index)
         mosaic = self.mosaics[index]
@@ -98,8 +103,45 @@ class RandomBayerCrops(Dataset):
         if flips.any():
             crop = bayer_aug(crop, self.pattern, flip_v=flips[0], flip_h=flips[1], transpose=flips[2])
         sy, sx = int(shift[0]), int(shift[1])  # 0 (all zero without random_phase) keeps the pattern
-        crop = np.ascontiguousarray(crop[sy : sy + self.crop, sx : sx + self.crop])
-        return {"noisy": torch.from_numpy(pack_bayer(crop).copy())}
+        return np.ascontiguousarray(crop[sy : sy + self.crop, sx : sx + self.crop]), rng
+
+
+class SyntheticNoiseCrops(RandomBayerCrops):
+    """Clean Bayer crops with SIDD-calibrated noise drawn afresh for every item (``--synthetic-noise sidd``).
+
+    Each clean crop (``prepare-sidd --kind GT``) gets the noise of its own scene instance: variance
+    ``beta1·x + beta2`` per colour from SIDD's published noise level functions, as scaled Poisson shot noise
+    plus Gaussian read noise, quantised to 10 bits and clipped (:func:`n2n_raw.unprocess.add_sidd_noise`, the
+    noise of the SIDD-mini demo set). This is *not* the strict single-noisy-image setting of the paper: it
+    sees the clean image, through fresh noise at every epoch, as the official sRGB training does.
+
+    ``colour_augment`` first multiplies the clean crop by a random exposure (2^U(−2, 0.5)) and random R and B
+    gains relative to G (2^U(−1.5, 1)), so the network also meets dark exposures and strongly coloured
+    illuminants. Draws come from the item's generator: a pure function of (seed, epoch, index).
+    """
+
+    def __init__(self, mosaics, nlfs: Sequence[dict[str, tuple[float, float]]], crop: int = 256, pattern: str = "RGGB",
+                 augment: bool = False, seed: int = 0, colour_augment: bool = False):  # fmt: skip
+        super().__init__(mosaics, crop, pattern, augment, seed, random_phase=False)
+        if len(nlfs) != len(mosaics):
+            raise ValueError(f"{len(mosaics)} clean crops but {len(nlfs)} noise level functions")
+        self.nlfs = list(nlfs)
+        self.colour_augment = colour_augment
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
+        from .unprocess import add_sidd_noise
+
+        clean, rng = self.crop_at(key)
+        index = key[1] if isinstance(key, tuple) else key
+        if self.colour_augment:
+            clean = clean.copy()  # the crop may be a view of the read-only memory-mapped array
+            exposure = 2.0 ** rng.uniform(-2.0, 0.5)
+            gains = {"R": 2.0 ** rng.uniform(-1.5, 1.0), "G": 1.0, "B": 2.0 ** rng.uniform(-1.5, 1.0)}
+            for k, letter in enumerate(self.pattern):
+                dy, dx = divmod(k, 2)
+                clean[dy::2, dx::2] *= exposure * gains[letter]
+        noisy = add_sidd_noise(np.clip(clean, 0.0, 1.0), self.pattern, self.nlfs[index], rng)
+        return {"noisy": torch.from_numpy(pack_bayer(noisy).copy())}
 
 
 class EpochSampler(Sampler):
@@ -165,9 +207,18 @@ def load_mosaic_folder(folder: str | os.PathLike, pattern: str, target: str = "R
         raise DataError(f"{folder}: no .npy or .mat mosaics found")
     mosaics = []
     for p in files:
-        arr = np.load(p, mmap_mode="r") if p.suffix.lower() == ".npy" else read_mat(p)
-        if arr.ndim != 2:
+        try:
+            arr = np.load(p, mmap_mode="r", allow_pickle=False) if p.suffix.lower() == ".npy" else read_mat(p)
+        except ValueError as exc:  # pickled objects, a damaged header
+            raise DataError(f"{p}: not a plain numeric .npy array ({str(exc).splitlines()[0][:120]})") from None
+        if arr.ndim != 2 or min(arr.shape) < 2:
             raise DataError(f"{p}: expected a 2-D Bayer mosaic, got shape {arr.shape}")
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise DataError(
+                f"{p}: values are {arr.dtype}; mosaics must be floats in [0, 1] (black subtracted, scaled by white − black)"
+            )
+        if not np.isfinite(arr).all():
+            raise DataError(f"{p}: {int((~np.isfinite(arr)).sum()):,} values are NaN or infinite")
         h, w = arr.shape
         arr = arr[: h - h % 2, : w - w % 2]
         mosaics.append(unify_cfa(arr, pattern, target, mode="crop"))
@@ -191,13 +242,45 @@ def load_prepared(folder: str | os.PathLike) -> tuple[np.ndarray, dict]:
 
 
 def bayer_training_set(
-    path: str | os.PathLike, crop: int, augment: bool, seed: int, data_pattern: str = "RGGB", random_phase: bool = False
+    path: str | os.PathLike,
+    crop: int,
+    augment: bool,
+    seed: int,
+    data_pattern: str = "RGGB",
+    random_phase: bool = False,
+    synthetic_noise: str = "off",
+    colour_augment: bool = False,
 ) -> RandomBayerCrops:
-    """The raw training set at ``path``: a prepared-crops folder, or a folder of mosaics."""
+    """The raw training set at ``path``: a prepared-crops folder, or a folder of mosaics.
+
+    Noisy crops train as they are; clean crops (``prepare-sidd --kind GT``) only with ``synthetic_noise="sidd"``.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: training data not found")
-    if (path / PREPARED_ARRAY).exists():
-        crops, info = load_prepared(path)
-        return RandomBayerCrops(crops, crop, info.get("pattern", "RGGB"), augment, seed, random_phase)
-    return RandomBayerCrops(load_mosaic_folder(path, data_pattern), crop, "RGGB", augment, seed, random_phase)
+    if not (path / PREPARED_ARRAY).exists():
+        if synthetic_noise != "off":
+            raise DataError(f"{path}: --synthetic-noise needs clean crops from `prepare-sidd --kind GT`")
+        return RandomBayerCrops(load_mosaic_folder(path, data_pattern), crop, "RGGB", augment, seed, random_phase)
+    crops, info = load_prepared(path)
+    pattern, kind = info.get("pattern", "RGGB"), info.get("kind", "NOISY")
+    if kind == "NOISY":
+        if synthetic_noise != "off":
+            raise DataError(f"{path}: holds noisy crops; --synthetic-noise needs clean ones (prepare-sidd --kind GT)")
+        return RandomBayerCrops(crops, crop, pattern, augment, seed, random_phase)
+    if synthetic_noise != "sidd":
+        raise DataError(
+            f"{path}: holds clean (GT) crops; train on them with --synthetic-noise sidd, or prepare NOISY crops"
+        )
+    if random_phase:
+        raise DataError(
+            "--cfa-phase random is not available with --synthetic-noise (the noise follows the unified CFA)"
+        )
+    from .sidd import noise_level_functions
+
+    table = noise_level_functions()
+    missing = sorted({c["instance"] for c in info["crops"] if c["instance"] not in table})
+    if missing:
+        raise DataError(f"{path}: no published noise level function for {', '.join(missing[:3])}")
+    nlfs = [table[c["instance"]] for c in info["crops"]]
+    return SyntheticNoiseCrops(crops, nlfs, crop, pattern, augment, seed, colour_augment)

@@ -52,6 +52,12 @@ class DenoiseConfig(InferenceOptions):
     overlap: int = arg(32, "context pixels read around each tile and discarded (even)")
     force: bool = arg(False, "overwrite existing outputs")
 
+    def __post_init__(self) -> None:
+        if self.tile <= 0 or self.tile % 2:
+            raise N2NError(f"--tile {self.tile}: must be a positive even number of Bayer pixels")
+        if self.overlap < 0 or self.overlap % 2:
+            raise N2NError(f"--overlap {self.overlap}: must be an even number ≥ 0")
+
 
 @dataclass
 class RawPhoto:
@@ -64,6 +70,35 @@ class RawPhoto:
     colour_tags: list[tuple]
 
 
+def _read_bayer(path: Path, rp) -> tuple:
+    """(pattern, black per 2×2 position, white, raw uint16, colour tags) of an open rawpy file."""
+    import rawpy
+
+    if rp.raw_type != rawpy.RawType.Flat or rp.raw_pattern is None:
+        raise DataError(
+            f"{path}: not a Bayer mosaic (stacked colour channels: Foveon, or an already demosaiced/linear DNG)"
+        )
+    colours = rp.raw_colors_visible
+    if rp.raw_pattern.shape != (2, 2):
+        kind = "X-Trans (6×6)" if rp.raw_pattern.shape == (6, 6) else "×".join(map(str, rp.raw_pattern.shape))
+        raise DataError(
+            f"{path}: {kind} colour filter array, not a 2×2 Bayer pattern; this model denoises Bayer raw only"
+        )
+    tile = colours[:2, :2]
+    desc = rp.color_desc.decode("ascii", "replace")
+    name = "".join(desc[int(c)] for c in tile.flat)
+    try:
+        pattern = check_pattern(name)
+    except ValueError:
+        raise DataError(f"{path}: colour filter {name} ({desc}) is not an R/G/B Bayer pattern") from None
+    h, w = colours.shape
+    if min(h, w) < 2 or not np.array_equal(colours, np.tile(tile, ((h + 1) // 2, (w + 1) // 2))[:h, :w]):
+        raise DataError(f"{path}: the colour filter does not repeat every 2×2 pixels; not a Bayer mosaic")
+    black = np.array(rp.black_level_per_channel, dtype=np.float64)[tile]  # per colour index → per position
+    raw = np.array(rp.raw_image_visible, dtype=np.uint16, copy=True)  # copy: rawpy frees its buffer
+    return pattern, black, float(rp.white_level), raw, _colour_tags(path, rp)
+
+
 def read_raw(path: str | os.PathLike) -> RawPhoto:
     """Read a Bayer raw file with rawpy; DataError naming the file for anything else."""
     import rawpy
@@ -72,35 +107,11 @@ def read_raw(path: str | os.PathLike) -> RawPhoto:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
-        handle = rawpy.imread(str(path))
-    except (rawpy.LibRawError, OSError) as exc:
+        with rawpy.imread(str(path)) as rp:
+            pattern, black, white, raw, colour_tags = _read_bayer(path, rp)
+    except (rawpy.LibRawError, OSError) as exc:  # LibRaw reads lazily: a truncated file fails while unpacking
         reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        raise DataError(f"{path}: not a raw photo rawpy/LibRaw can read ({reason})") from None
-    with handle as rp:
-        if rp.raw_type != rawpy.RawType.Flat or rp.raw_pattern is None:
-            raise DataError(
-                f"{path}: not a Bayer mosaic (stacked colour channels: Foveon, or an already demosaiced/linear DNG)"
-            )
-        colours = rp.raw_colors_visible
-        if rp.raw_pattern.shape != (2, 2):
-            kind = "X-Trans (6×6)" if rp.raw_pattern.shape == (6, 6) else "×".join(map(str, rp.raw_pattern.shape))
-            raise DataError(
-                f"{path}: {kind} colour filter array, not a 2×2 Bayer pattern; this model denoises Bayer raw only"
-            )
-        tile = colours[:2, :2]
-        desc = rp.color_desc.decode("ascii", "replace")
-        name = "".join(desc[int(c)] for c in tile.flat)
-        try:
-            pattern = check_pattern(name)
-        except ValueError:
-            raise DataError(f"{path}: colour filter {name} ({desc}) is not an R/G/B Bayer pattern") from None
-        h, w = colours.shape
-        if not np.array_equal(colours, np.tile(tile, ((h + 1) // 2, (w + 1) // 2))[:h, :w]):
-            raise DataError(f"{path}: the colour filter does not repeat every 2×2 pixels; not a Bayer mosaic")
-        black = np.array(rp.black_level_per_channel, dtype=np.float64)[tile]  # per colour index → per position
-        white = float(rp.white_level)
-        raw = np.array(rp.raw_image_visible, dtype=np.uint16, copy=True)  # copy: rawpy frees its buffer
-        colour_tags = _colour_tags(path, rp)
+        raise DataError(f"{path}: not a raw photo rawpy/LibRaw can read ({type(exc).__name__}: {reason})") from None
     if white <= black.max():
         raise DataError(f"{path}: white level {white:g} is not above the black levels {black.ravel().tolist()}")
     return RawPhoto(raw, pattern, black, white, colour_tags)

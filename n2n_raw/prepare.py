@@ -1,4 +1,7 @@
-"""``n2n-raw prepare-sidd``: cut SIDD-Medium NOISY raw images into training crops (GT is never read).
+"""``n2n-raw prepare-sidd``: cut SIDD-Medium NOISY raw images into training crops.
+
+GT is never read unless asked for (``--kind GT``: clean crops, for training with synthetic SIDD noise).
+
 
 Recipe of Neighbor2Neighbor's ``dataset_tool_raw.py`` (docs/method.md §7.2): square crops of ``crop_size`` (512)
 at stride ``stride`` (256), plus a last crop flush with the bottom/right border, from every
@@ -27,12 +30,13 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from . import sidd
 from .bayer import check_pattern, pattern_shift, unify_cfa
-from .config import add_arguments, arg, from_arguments
+from .config import add_arguments, arg, check_choices, from_arguments
 from .data import PREPARED_ARRAY, PREPARED_INFO
 from .errors import DataError
 
@@ -47,6 +51,10 @@ class PrepareConfig:
     crop_size: int = arg(512, "crop side in Bayer pixels (the official tool: 512)")
     stride: int = arg(256, "distance between crop starts (the official tool: 256)")
     pattern: str = arg("RGGB", "CFA pattern all crops are unified to")
+    kind: Literal["NOISY", "GT"] = arg(
+        "NOISY",
+        "which images to cut: NOISY (self-supervised training) or GT (clean, for training with --synthetic-noise sidd)",
+    )
     frames: tuple[str, ...] = arg((), "frames to use, e.g. 010 011 (default: all found)")
     make_demo_if_missing: bool = arg(False, "write the SIDD-mini demo set first when --sidd-root does not exist")
 
@@ -58,6 +66,7 @@ class PrepareConfig:
                 f"--crop-size and --stride must be positive and even (CFA phase), got {self.crop_size}, {self.stride}"
             )
         check_pattern(self.pattern)
+        check_choices(self)
 
 
 def crop_starts(size: int, crop: int, stride: int) -> list[int]:
@@ -71,10 +80,12 @@ def crop_starts(size: int, crop: int, stride: int) -> list[int]:
 def plan(config: PrepareConfig) -> tuple[list[dict], list[dict]]:
     """(per-image jobs, per-crop provenance) without reading any pixels."""
     root = Path(config.sidd_root)
-    images = sidd.find_medium_images(root, "NOISY", frames=config.frames or None)
+    images = sidd.find_medium_images(root, config.kind, frames=config.frames or None)
     jobs, crops = [], []
     for image in images:
         h, w = sidd.image_shape(image.path)
+        if h % 2 or w % 2 or min(h, w) < 2:
+            raise DataError(f"{image.path}: a {h}×{w} image; SIDD raw images are Bayer mosaics with even sides")
         cfa = sidd.image_cfa(image)
         dy, dx = pattern_shift(cfa, config.pattern)
         hu, wu = h - 2 * dy, w - 2 * dx  # unified by cropping: one row/column at both ends
@@ -89,7 +100,7 @@ def plan(config: PrepareConfig) -> tuple[list[dict], list[dict]]:
         crops += [{"instance": inst.name, "phone": inst.phone, "iso": inst.iso, "cfa": cfa, "frame": image.frame,
                    "offset": [r, c], "shift": [dy, dx]} for r in rows for c in cols]  # fmt: skip
     if not jobs:
-        raise DataError(f"{root}: no NOISY image is large enough for a {config.crop_size} crop")
+        raise DataError(f"{root}: no {config.kind} image is large enough for a {config.crop_size} crop")
     return jobs, crops
 
 
@@ -110,7 +121,7 @@ def prepare(config: PrepareConfig) -> Path:
     jobs, crops = plan(config)
     sources = [{k: j[k] for k in ("file", "bytes", "mtime_ns")} for j in jobs]
     signature = {"pattern": check_pattern(config.pattern), "crop_size": config.crop_size, "stride": config.stride,
-                 "unify": "crop", "sources": sources}  # fmt: skip
+                 "unify": "crop", "kind": config.kind, "sources": sources}  # fmt: skip
     n, s = len(crops), config.crop_size
     if _is_done(out, signature, n):
         log.info("%s: %d crops already prepared from the same %d images; nothing to do", out, n, len(jobs))

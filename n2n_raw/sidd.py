@@ -188,9 +188,16 @@ _warned: set[str] = set()
 
 
 def sanitise(array: np.ndarray, source: str | os.PathLike) -> np.ndarray:
-    """NaN → 0 and clip to [0, 1] (in the array's dtype); warn once per ``source`` with the counts."""
+    """NaN → 0 and clip to [0, 1] (in the array's dtype); warn once per ``source`` with the counts.
+
+    Integer data are refused: SIDD's raw files hold black-subtracted floats in [0, 1] (docs/sidd.md §2.2), and
+    integer sensor counts read as such would score or train at a scale thousands of times off.
+    """
     if not np.issubdtype(array.dtype, np.floating):
-        return array
+        raise DataError(
+            f"{source}: values are {array.dtype}; SIDD raw data are floats in [0, 1] "
+            "(subtract the black level and divide by white − black first)"
+        )
     nan = np.isnan(array)
     n_nan = int(nan.sum())
     n_out = int(np.count_nonzero((array < 0) | (array > 1)))
@@ -206,7 +213,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """A full SIDD raw image (variable ``x``), sanitised, MATLAB orientation (H, W), in the file's dtype."""
     path = Path(path)
     x = read_mat(path, "x")
-    if x.ndim != 2 or x.shape[0] % 2 or x.shape[1] % 2:
+    if x.ndim != 2 or x.shape[0] % 2 or x.shape[1] % 2 or min(x.shape) < 2:
         raise DataError(f"{path}: expected a 2-D Bayer mosaic with even sides, got shape {x.shape}")
     return sanitise(x, path)
 
@@ -234,6 +241,8 @@ def read_blocks(path: str | os.PathLike) -> np.ndarray:
     blocks = read_mat(path, path.stem)
     if blocks.ndim != 4:
         raise DataError(f"{path}: expected 4-D (images, blocks, height, width) blocks, got shape {blocks.shape}")
+    if blocks.shape[2] % 2 or blocks.shape[3] % 2 or min(blocks.shape) < 1:
+        raise DataError(f"{path}: blocks of {blocks.shape[2]}×{blocks.shape[3]} pixels; Bayer blocks need even sides")
     return sanitise(blocks, path)
 
 
@@ -297,7 +306,10 @@ def _block_instances(
             raise DataError(f"{info_path}: no list of {split} instances ({type(exc).__name__}: {exc})") from None
         if len(names) != n:
             raise DataError(f"{info_path}: lists {len(names)} {split} instances but {noisy_path.name} has {n} images")
-        return [SceneInstance.parse(name) for name in names]
+        try:
+            return [SceneInstance.parse(str(name)) for name in names]
+        except DataError as exc:
+            raise DataError(f"{info_path}: {exc}") from None
     if n != 40:
         if explicit:
             return [None] * n

@@ -45,12 +45,22 @@ def _ids(ids: list[int]) -> str:
     return ", ".join(map(str, ids[:8])) + (f" … ({len(ids)} in all)" if len(ids) > 8 else "")
 
 
+def _readable_rows(rows, path: Path, problems: list[str]):
+    """(line, row) pairs from line 2 on; text that is not ASCII CSV ends the reading with one problem."""
+    line = 1
+    try:
+        for line, row in enumerate(rows, start=2):  # noqa: B007 - line is read after the loop
+            yield line, row
+    except (csv.Error, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: unreadable after line {line}: not ASCII CSV text ({type(exc).__name__})")
+
+
 def _check_csv(path: Path, dtype: np.dtype, shape: tuple, noisy: np.ndarray | None) -> list[str]:
     problems, seen, bad = [], [], {}
     block_shape, n_expected = shape[2:], block_count(shape)
     nbytes = int(np.prod(block_shape)) * dtype.itemsize
     flat_noisy = None if noisy is None else noisy.reshape(-1, *block_shape)
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="ascii") as fh:
         rows = csv.reader(fh)
         try:
             header = next(rows, None)
@@ -58,7 +68,7 @@ def _check_csv(path: Path, dtype: np.dtype, shape: tuple, noisy: np.ndarray | No
             return [f"{path}: not a readable CSV file ({exc})"]
         if header != ["ID", "BLOCK"]:
             problems.append(f"{path}: the first line must be the header ID,BLOCK, found {str(header)[:60]}")
-        for line, row in enumerate(rows, start=2):
+        for line, row in _readable_rows(rows, path, problems):
             if len(row) != 2 or not row[0].strip().lstrip("-").isdigit():
                 bad.setdefault("rows that are not 'ID,BLOCK' with an integer ID, at lines", []).append(line)
                 continue

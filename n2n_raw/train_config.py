@@ -58,6 +58,13 @@ class TrainConfig:
         0.0,
         "exponential moving average of the weights with this decay per step, validated and used for inference (0: off, as the official code)",
     )
+    synthetic_noise: Literal["off", "sidd"] = arg(
+        "off",
+        "raw: off (train on noisy crops, the paper's setting) or sidd (clean crops from prepare-sidd --kind GT with SIDD-calibrated noise drawn afresh every step; sees clean images, not the strict self-supervised setting)",
+    )
+    colour_augment: bool = arg(
+        False, "with --synthetic-noise: random exposure and R/B gains on the clean crops before the noise"
+    )
     cfa_phase: CfaPhase = arg(
         "unified",
         "raw crops: unified (every crop in the data's pattern; inference unifies blocks by padding) or random (any Bayer phase: a pattern-agnostic model, run with native packing)",
@@ -136,6 +143,7 @@ class TrainConfig:
         need(self.weight_decay >= 0, "weight-decay", "must be 0 or more")
         need(self.clip_grad_norm >= 0, "clip-grad-norm", "must be 0 (off) or positive")
         need(0 <= self.ema_decay < 1, "ema-decay", "must be in [0, 1)")
+        need(not self.colour_augment or self.synthetic_noise != "off", "colour-augment", "needs --synthetic-noise sidd")
         need(self.gamma >= 0 and self.increase_ratio >= 0, "gamma", "γ and --increase-ratio must be 0 or more")
         need(all(m >= 0 for m in self.lr_milestones), "lr-milestones", "must be epochs ≥ 0 of a 100-epoch run")
         need(self.data_pattern.upper() in PATTERNS, "data-pattern", f"choose one of {', '.join(PATTERNS)}")

@@ -106,44 +106,7 @@ def test_identity_model_returns_the_input_raw_exactly_even_with_odd_size(tmp_pat
 
 def test_non_bayer_and_unreadable_files_are_one_line_errors(tmp_path, capsys):
     ckpt = str(write_tiny_checkpoint(tmp_path / "run"))
-    xtrans = [
-        1,
-        1,
-        0,
-        1,
-        1,
-        2,
-        1,
-        1,
-        2,
-        1,
-        1,
-        0,
-        2,
-        0,
-        1,
-        0,
-        2,
-        1,
-        1,
-        1,
-        2,
-        1,
-        1,
-        0,
-        1,
-        1,
-        0,
-        1,
-        1,
-        2,
-        0,
-        2,
-        1,
-        2,
-        0,
-        1,
-    ]
+    xtrans = [int(c) for c in "110112112110201021112110110112021201"]  # a 6×6 X-Trans tile, row-major
     write_test_dng(tmp_path / "xtrans.dng", shape=(60, 96), cfa_dim=(6, 6), cfa=xtrans)
     write_test_dng(tmp_path / "linear.dng", shape=(32, 48, 3), photometric=34892)
     (tmp_path / "text.dng").write_text("not a raw file at all\n" * 10)

@@ -176,10 +176,10 @@ def prepare_images(config: PrepareImagesConfig) -> Path:
         finally:
             if pool:
                 pool.shutdown()
+        if not items:  # raised inside the write: the temporary file is removed, nothing is left behind
+            raise DataError(f"{folder}: no image has both sides in [{config.min_size}, {config.max_size}]")
 
     atomic_write(out / PACKED_IMAGES, write)
-    if not items:
-        raise DataError(f"{folder}: no image has both sides in [{config.min_size}, {config.max_size}]")
     index = {"format": FORMAT, "source": str(folder.resolve()), "fingerprint": fingerprint,
              "min_size": config.min_size, "max_size": config.max_size, "count": len(items),
              "skipped_size": skipped["size"], "skipped_unreadable": skipped["unreadable"],
