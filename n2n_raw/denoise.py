@@ -5,7 +5,8 @@
    pixel, so the pattern is the visible area's own). Anything that is not a 2×2 R/G/B Bayer mosaic is
    refused with a one-line error: X-Trans (6×6), Foveon or already-demosaiced/linear DNGs (stacked
    channels), other colour filters (CMYG), unreadable files.
-2. **Normalise** to [0, 1]: ``(raw − black) / (white − black)`` per CFA position, clipped like SIDD's data.
+2. **Normalise**: ``(raw − black) / (white − black)`` per CFA position, values below black and above
+   white kept (:func:`normalise` says why).
 3. **Denoise** tile by tile (:func:`n2n_raw.inference.denoise_mosaic_tiled`), CFA unified per tile; an
    odd last row/column is passed through unchanged.
 4. **Write** ``<stem>_denoised.dng`` with tifffile: the same size, CFA, black and white levels, the
@@ -21,20 +22,29 @@ other ISOs) may be under- or over-smoothed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write
+from .atomic import atomic_write, atomic_write_text
 from .bayer import cfa_colours, check_pattern
 from .config import add_arguments, arg, from_arguments
 from .errors import DataError, N2NError
+from .fidelity import plane_fidelity, summary_line, worst
 from .inference import InferenceOptions, denoise_mosaic_tiled, load_network
 
 # DNG colour tags copied from an input DNG's IFD0 (NoiseProfile 51041 is left out: it no longer applies).
-COLOUR_TAGS = (271, 272, 274, 50708, 50721, 50722, 50723, 50724, 50727, 50728, 50729, 50730, 50778, 50779, 50964, 50965)
+# What a raw editor needs from the source, copied into the written DNG: Make, Model, Orientation, ExposureTime,
+# FNumber, ISOSpeedRatings, DateTimeOriginal, UniqueCameraModel, DefaultCropOrigin/Size, ColorMatrix1/2,
+# CameraCalibration1/2, AnalogBalance, AsShotNeutral, AsShotWhiteXY, BaselineExposure, BaselineNoise,
+# BaselineSharpness, CalibrationIlluminant1/2, ForwardMatrix1/2.
+COLOUR_TAGS = (271, 272, 274, 33434, 33437, 34855, 36867, 50708, 50719, 50720, 50721, 50722, 50723, 50724,
+               50727, 50728, 50729, 50730, 50731, 50732, 50778, 50779, 50964, 50965)  # fmt: skip
+# From the EXIF IFD of a TIFF-based camera raw (ARW, NEF, CR2, PEF, …): exposure, aperture, ISO, date.
+EXIF_TAGS = {"ExposureTime": 33434, "FNumber": 33437, "ISOSpeedRatings": 34855, "DateTimeOriginal": 36867}
 # XYZ (D65) → linear sRGB, the ColorMatrix1 of last resort when neither the file nor LibRaw has one.
 XYZ_TO_SRGB = ((3.2406, -1.5372, -0.4986), (-0.9689, 1.8758, 0.0415), (0.0557, -0.2040, 1.0570))
 
@@ -117,21 +127,46 @@ def read_raw(path: str | os.PathLike) -> RawPhoto:
     return RawPhoto(raw, pattern, black, white, colour_tags)
 
 
-def _colour_tags(path: Path, rp) -> list[tuple]:
-    """tifffile ``extratags`` with the colour description: copied from a DNG, else from LibRaw."""
+def _source_tags(path: Path) -> tuple[list[tuple], bool]:
+    """(tags of ``path``'s first IFD and EXIF worth copying, whether it is a DNG); nothing for non-TIFF files."""
     try:
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
             page = tif.pages[0]
-            if 50706 in page.tags:  # DNGVersion: a DNG, so its IFD0 holds the colour tags
-                return [(t.code, int(t.dtype), t.count, t.value, True) for t in page.tags if t.code in COLOUR_TAGS]
-    except Exception:  # noqa: S110 - not a TIFF-based file (CR3, RAF, …): fall back to LibRaw's values
-        pass
+            tags = [(t.code, int(t.dtype), t.count, t.value, True) for t in page.tags if t.code in COLOUR_TAGS]
+            exif = page.tags.get(34665)  # the EXIF IFD, as a dict of names
+            if exif is not None and isinstance(exif.value, dict):
+                have = {t[0] for t in tags}
+                tags += [_exif_tag(code, exif.value[name]) for name, code in EXIF_TAGS.items()
+                         if name in exif.value and code not in have]  # fmt: skip
+            return [t for t in tags if t is not None], 50706 in page.tags  # DNGVersion
+    except Exception:  # noqa: BLE001 - not a TIFF-based file (CR3, RAF, RW2, …): LibRaw's values only
+        return [], False
+
+
+def _exif_tag(code: int, value) -> tuple | None:
+    """A tifffile extratag for one EXIF value (rationals as (num, den) pairs)."""
+    if code in (33434, 33437):  # RATIONAL
+        num, den = value if isinstance(value, tuple) else (value, 1)
+        return (code, 5, 1, (int(num), int(den)), True)
+    if code == 34855:
+        return (code, 3, 1, int(value[0] if isinstance(value, tuple) else value), True)
+    if code == 36867:
+        return (code, 2, 0, str(value), True)
+    return None
+
+
+def _colour_tags(path: Path, rp) -> list[tuple]:
+    """tifffile ``extratags`` describing the photo: copied from a DNG; for other TIFF-based raws the camera,
+    orientation and exposure tags of the file plus LibRaw's colour matrix and white balance."""
+    tags, is_dng = _source_tags(path)
+    if is_dng:
+        return tags
     matrix = np.asarray(rp.rgb_xyz_matrix, dtype=np.float64)[:3]
     if not np.any(matrix):
         matrix = np.asarray(XYZ_TO_SRGB)
-    tags = [(50721, 10, 9, _srational(matrix.ravel()), True), (50778, 3, 1, 21, True)]  # D65
+    tags += [(50721, 10, 9, _srational(matrix.ravel()), True), (50778, 3, 1, 21, True)]  # D65
     wb = np.asarray(rp.camera_whitebalance, dtype=np.float64)[:3]
     if np.all(wb > 0):
         tags.append((50728, 5, 3, _srational(wb[1] / wb), True))  # AsShotNeutral = 1 / gains
@@ -146,19 +181,28 @@ def _srational(values, denominator: int = 1_000_000) -> list[int]:
 
 
 def normalise(photo: RawPhoto) -> np.ndarray:
-    """(H, W) float32 in [0, 1]: black subtracted and scaled per CFA position, clipped."""
+    """(H, W) float32: ``(raw − black) / (white − black)`` per CFA position, **not clipped**.
+
+    Values below black (negative) and above white (over 1) are kept, in training crops (``prepare-raw``) and
+    in denoising alike. Read noise is zero-mean around the black level: clipping it at 0 raises the mean of
+    every dark pixel (for a level μ under Gaussian noise σ, E[max(0, μ + n)] = σ·φ(μ/σ) + μ·Φ(μ/σ); at
+    μ = 0.2σ that is 2.5 μ), which a network then learns as signal and reproduces as a colour shift in the
+    dark planes. Unclipped, the mean of the noise is the signal's. SIDD's own files are clipped at
+    [0, 1] by SIDD (docs/sidd.md §2.2); that protocol is kept for SIDD data.
+    """
     x = np.empty(photo.raw.shape, dtype=np.float32)
     for (dy, dx), black in np.ndenumerate(photo.black):  # strided views: no per-pixel level array
         x[dy::2, dx::2] = (photo.raw[dy::2, dx::2] - np.float32(black)) / np.float32(photo.white - black)
-    return np.clip(x, 0.0, 1.0, out=x)
+    return x
 
 
 def denormalise(x: np.ndarray, photo: RawPhoto) -> np.ndarray:
-    """Inverse of :func:`normalise`, rounded to uint16 sensor units in [0, white]."""
+    """Inverse of :func:`normalise`, rounded to uint16 sensor units; only the uint16 range bounds it, so
+    values below black and above white come back as they were."""
     raw = np.empty(x.shape, dtype=np.uint16)
     for (dy, dx), black in np.ndenumerate(photo.black):
-        level = np.round(np.float32(black) + x[dy::2, dx::2] * np.float32(photo.white - black))
-        raw[dy::2, dx::2] = np.clip(level, 0, photo.white)
+        level = np.round(np.float64(black) + x[dy::2, dx::2].astype(np.float64) * np.float64(photo.white - black))
+        raw[dy::2, dx::2] = np.clip(level, 0, np.iinfo(np.uint16).max)
     return raw
 
 
@@ -214,7 +258,7 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig) -> dict:
     preview = out.with_suffix(".png") if config.preview else None
     if out.resolve() == input_path.resolve():
         raise N2NError(f"{out}: the output would overwrite the input photo")
-    existing = [str(p) for p in (out, preview) if p is not None and p.exists()]
+    existing = [str(p) for p in (out, preview, out.with_suffix(".json")) if p is not None and p.exists()]
     if existing and not config.force:
         raise N2NError(f"{', '.join(existing)} already exists; pass --force to overwrite")
     photo = read_raw(input_path)
@@ -222,9 +266,11 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig) -> dict:
     x = normalise(photo)
     h, w = x.shape
     he, we = h - h % 2, w - w % 2
+    # Not clamped to [0, 1]: levels below black and above white stay what they are (see normalise).
     denoised = denoise_mosaic_tiled(
-        model, x[:he, :we], photo.pattern, settings, tile=config.tile, overlap=config.overlap
+        model, x[:he, :we], photo.pattern, settings, tile=config.tile, overlap=config.overlap, clamp=False
     )
+    fidelity = plane_fidelity(x[:he, :we], denoised, photo.pattern)
     if (he, we) != (h, w):  # an odd last row/column keeps its noisy values
         x[:he, :we] = denoised
         denoised = x
@@ -232,8 +278,12 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig) -> dict:
     written = [write_dng(out, denormalise(denoised, photo), photo)]
     if preview is not None:
         written.append(write_preview(out, preview, config.preview_half_size))
-    return {"files": [str(p) for p in written], "size": (h, w), "pattern": photo.pattern,
-            "black": photo.black.ravel().tolist(), "white": photo.white}  # fmt: skip
+    report = {"input": str(input_path), "checkpoint": str(config.checkpoint), "files": [str(p) for p in written],
+              "size": [h, w], "pattern": photo.pattern, "black": photo.black.ravel().tolist(), "white": photo.white,
+              "fidelity": fidelity, "fidelity_worst": worst([fidelity])}  # fmt: skip
+    written.append(atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=1) + "\n"))
+    report["files"] = [str(p) for p in written]
+    return report
 
 
 def denoise_arguments(parser: argparse.ArgumentParser) -> None:
@@ -245,6 +295,7 @@ def denoise_command(args: argparse.Namespace) -> int:
     result = denoise_photo(args.input, from_arguments(DenoiseConfig, args))
     h, w = result["size"]
     print(f"{args.input}: {w}×{h} {result['pattern']}, black {result['black']}, white {result['white']:g}")
+    print(f"plane means and low frequencies, denoised against input: {summary_line(result['fidelity'])}")
     for path in result["files"]:
         print(f"written: {path}")
     return 0

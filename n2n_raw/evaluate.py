@@ -28,6 +28,7 @@ import torch
 from .atomic import atomic_write_text
 from .checkpoint import Checkpoint
 from .config import add_arguments, arg, from_arguments
+from .fidelity import plane_fidelity, worst
 from .inference import InferenceOptions, InferenceSettings, denoise_blocks, load_network
 from .metrics import block_metrics, mean_by_group
 
@@ -134,6 +135,7 @@ def evaluate(config: EvalConfig) -> dict:
     seconds = time.perf_counter() - start
     clean = data["clean"].astype(np.float32)
     ours, noisy = block_metrics(denoised, clean), block_metrics(data["noisy"].astype(np.float32), clean)
+    fidelity = [plane_fidelity(n, d, p) for n, d, p in zip(data["noisy"], denoised, data["patterns"])]
     result = {
         "checkpoint": str(config.checkpoint), "step": checkpoint.step,
         "cfa": {"mode": settings.cfa_mode, "target": settings.cfa_target}, "blocks_dir": str(blocks_dir),
@@ -143,17 +145,28 @@ def evaluate(config: EvalConfig) -> dict:
             "psnr": float(ours["psnr"].mean()), "ssim": float(ours["ssim"].mean()),
             "noisy_psnr": float(noisy["psnr"].mean()), "noisy_ssim": float(noisy["ssim"].mean()),
         },
+        "fidelity": fidelity_summary(fidelity),
         "by_phone": _breakdown(ours, noisy, [i.phone if i else "unknown" for i in data["instances"]]),
         "by_iso": _breakdown(ours, noisy, [i.iso if i else "unknown" for i in data["instances"]]),
         "per_block": [
-            {"image": int(i), "block": int(j), "pattern": p, "psnr": a, "ssim": b, "noisy_psnr": c, "noisy_ssim": d}
-            for i, j, p, a, b, c, d in zip(data["image"], data["block"], data["patterns"], ours["psnr"].tolist(),
-                                            ours["ssim"].tolist(), noisy["psnr"].tolist(), noisy["ssim"].tolist())
+            {"image": int(i), "block": int(j), "pattern": p, "psnr": a, "ssim": b, "noisy_psnr": c, "noisy_ssim": d,
+             "fidelity": f}
+            for i, j, p, a, b, c, d, f in zip(data["image"], data["block"], data["patterns"], ours["psnr"].tolist(),
+                                            ours["ssim"].tolist(), noisy["psnr"].tolist(), noisy["ssim"].tolist(), fidelity)
         ],
     }  # fmt: skip
     out = Path(config.out) if config.out else Path(config.checkpoint).resolve().parent.parent / "eval"
     _write_outputs(out, result, data, denoised, config.sheet_blocks)
     return result
+
+
+def fidelity_summary(fidelity: list[dict]) -> dict:
+    """Colour fidelity over blocks: the worst plane of any block, and each colour's mean shift on average."""
+    by_colour: dict[str, list[float]] = {}
+    for f in fidelity:
+        for name, p in f.items():
+            by_colour.setdefault(name[0], []).append(p["mean_shift"])
+    return {**worst(fidelity), "mean_shift_by_colour": {c: float(np.mean(v)) for c, v in sorted(by_colour.items())}}
 
 
 def _breakdown(ours: dict, noisy: dict, groups: list) -> dict:
@@ -195,6 +208,13 @@ def markdown_table(result: dict) -> str:
             lines.append(
                 f"| {group} | {row['blocks']} | {row['noisy_psnr']:.2f} | {row['psnr']:.2f} | {row['ssim']:.4f} |"
             )
+    fid = result["fidelity"]
+    colours = ", ".join(f"{c} {100 * v:+.2f} %" for c, v in fid["mean_shift_by_colour"].items())
+    lines += [
+        "",
+        f"Colour fidelity, denoised against input: mean shift per colour {colours}; worst plane of any block "
+        f"{100 * fid['max_abs_mean_shift']:.2f} % (mean), {100 * fid['max_low_freq_error']:.2f} % (low frequencies).",
+    ]
     lines += ["", f"Protocol: {result['protocol']}."]
     return "\n".join(lines) + "\n"
 
