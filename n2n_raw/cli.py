@@ -35,6 +35,8 @@ COMMANDS: dict[str, Command] = {
                               "n2n_raw.demo_data:demo_arguments", "n2n_raw.demo_data:demo_command"),
     "prepare-sidd": Command("cut SIDD-Medium noisy raw images into training crops",
                             "n2n_raw.prepare:prepare_arguments", "n2n_raw.prepare:prepare_command"),
+    "prepare-raw": Command("cut your own noisy raw photos into training crops",
+                           "n2n_raw.prepare_raw:prepare_raw_arguments", "n2n_raw.prepare_raw:prepare_raw_command"),
     "evaluate": Command("raw validation PSNR/SSIM of a checkpoint on SIDD blocks",
                         "n2n_raw.evaluate:evaluate_arguments", "n2n_raw.evaluate:evaluate_command"),
     "submit": Command("write SIDD benchmark submission files",

@@ -23,6 +23,7 @@ back into ``target``, so every pass sees a properly phased input; outputs are tr
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,10 +41,12 @@ from .device import AmpFlag, LayoutFlag, Runtime
 from .errors import CheckpointError, N2NError
 from .model import UNetConfig
 
+log = logging.getLogger("n2n_raw.inference")
 CfaMode = Literal["unify", "native"]
 # ``--checkpoint identity``: no network, the input comes back unchanged (through the same packing, CFA
 # handling, tiling and file writing), for round-trip checks of the whole pipeline.
 IDENTITY = "identity"
+PRETRAINED_NAME = "pretrained"  # the model shipped with the package, also used when no --checkpoint is given
 # (flip_v, flip_h, transpose): the 8 symmetries of the square, identity first.
 TRANSFORMS: tuple[tuple[bool, bool, bool], ...] = tuple(itertools.product((False, True), repeat=3))
 
@@ -278,8 +281,11 @@ def cfa_mode_for(data: TrainingData) -> CfaMode:
 
 def load_network(checkpoint: str, options: InferenceOptions) -> tuple[nn.Module, InferenceSettings, Checkpoint]:
     """(model on its device in eval mode, the settings to run it with, the typed checkpoint)."""
-    if not checkpoint:
-        raise CheckpointError("no --checkpoint given (e.g. runs/sidd/checkpoints/latest.pt)")
+    if not checkpoint or checkpoint == PRETRAINED_NAME:
+        from .pretrained import pretrained_path
+
+        checkpoint = str(pretrained_path())
+        log.info("using the model shipped with the package (%s); --checkpoint picks another", checkpoint)
     if checkpoint == IDENTITY:
         info = Checkpoint(Path(IDENTITY), 0, UNetConfig(), None, TrainingData(), {})
         settings = options.resolve(info.data)

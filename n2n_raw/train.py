@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -221,15 +222,103 @@ def make_dataset(config: TrainConfig):
     return srgb_training_set(config), ckpt.TrainingData()
 
 
+def _initial_model(config: TrainConfig) -> UNet:
+    """A fresh U-Net, or with ``--init`` the weights and architecture of a trained one (fine-tuning)."""
+    if not config.init:
+        return UNet(config.model_config())
+    model, _ = ckpt.load_model(resolve_checkpoint(config.init))
+    if model.config.in_channels != config.channels:
+        raise CheckpointError(
+            f"{config.init}: a {model.config.in_channels}-channel model; the {config.track} track needs {config.channels}"
+        )
+    return model
+
+
+def resolve_checkpoint(name: str) -> str:
+    """A checkpoint path; ``pretrained`` is the model shipped with the package."""
+    if name == "pretrained":
+        from .pretrained import pretrained_path
+
+        return str(pretrained_path())
+    return name
+
+
+class Items(torch.utils.data.Dataset):
+    """The items ``indices`` of a dataset keyed by ``(epoch, index)``, renumbered 0…n−1."""
+
+    def __init__(self, dataset, indices: list[int]):
+        self.dataset, self.indices = dataset, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, key):
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        return self.dataset[(epoch, self.indices[index])]
+
+
+def split_holdout(dataset, holdout: int):
+    """(training items, held-out items or None): the held-out items are spread evenly over the set."""
+    if holdout <= 0:
+        return dataset, None
+    n = len(dataset)
+    if holdout >= n:
+        raise N2NError(f"--holdout {holdout}: the training set has only {n} items")
+    held = sorted(set(np.linspace(0, n - 1, holdout).round().astype(int).tolist()))
+    kept = [i for i in range(n) if i not in set(held)]
+    return Items(dataset, kept), Items(dataset, held)
+
+
+def holdout_score(held_out, runtime: Runtime, seed: int) -> Callable[[torch.nn.Module], dict]:
+    """The Neighbor2Neighbor loss on held-out crops: a validation score that needs no clean image.
+
+    With y = x + n (n zero-mean, independent from pixel to pixel), g2(y) = g2(x) + g2(n), and g2(n) is
+    independent of f(g1(y)) (g1 and g2 never pick the same pixel), so
+
+        E‖f(g1(y)) − g2(y)‖² = E‖f(g1(y)) − g2(x)‖² + E‖g2(n)‖²:
+
+    the held-out reconstruction loss is the error against the clean neighbour plus the noise variance, which
+    does not depend on the model. Lower is better, and the difference between two models is the difference
+    of their errors against the clean neighbours. Crops, pairs and their order are fixed, so the values are
+    comparable across epochs and runs on the same held-out crops.
+    """
+    crops = torch.stack([held_out[(0, k)]["noisy"] for k in range(len(held_out))])
+    criterion = Neighbor2NeighborLoss()
+
+    def score(model: torch.nn.Module) -> dict:
+        total, regulariser = 0.0, 0.0
+        for start in range(0, len(crops), 4):
+            x = runtime.layout(crops[start : start + 4].to(runtime.device))
+            generator = torch.Generator(device=runtime.device).manual_seed(derive_seed(seed, start))
+            terms = criterion(model, x, generator=generator, gamma=1.0)
+            total += float(terms.reconstruction) * len(x)
+            regulariser += float(terms.regularizer) * len(x)
+        return {"holdout_loss": total / len(crops), "holdout_regularizer": regulariser / len(crops)}
+
+    return score
+
+
 def make_validator(
-    config: TrainConfig, data: ckpt.TrainingData, runtime: Runtime
+    config: TrainConfig, data: ckpt.TrainingData, runtime: Runtime, held_out=None
 ) -> Callable[[torch.nn.Module], dict] | None:
-    """The per-epoch validation for the track, or None when no validation data are configured.
+    """The per-epoch validation for the track (and the held-out score), or None when there is nothing to do.
 
     Raw blocks are fed to the network exactly as ``evaluate`` and ``submit`` feed them (same CFA target and
     phase). The sRGB track validates on the embedded scikit-image photos when no folder is given.
     """
-    if config.validate_every <= 0 or (not config.validation_dir and config.track != "srgb"):
+    if config.validate_every <= 0:
+        return None
+    blocks = _block_validator(config, data, runtime)
+    if held_out is None:
+        return blocks
+    score = holdout_score(held_out, replace(runtime, bf16=False), config.seed)
+    return score if blocks is None else (lambda model: {**blocks(model), **score(model)})
+
+
+def _block_validator(
+    config: TrainConfig, data: ckpt.TrainingData, runtime: Runtime
+) -> Callable[[torch.nn.Module], dict] | None:
+    if not config.validation_dir and config.track != "srgb":
         return None
     if config.track == "raw":
         from .evaluate import make_raw_validator
@@ -300,10 +389,11 @@ def setup(config: TrainConfig, dist: DistributedContext) -> TrainingRun:
         raise N2NError(f"--batch-size {config.batch_size} is not divisible by {dist.world_size} processes")
     runtime = Runtime.resolve(dist.device, config.amp, config.channels_last)
     torch.manual_seed(config.seed)  # the initial weights, identical on every rank
-    model = runtime.prepare(UNet(config.model_config()))
+    model = runtime.prepare(_initial_model(config))
     if runtime.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed crop size: pick the fastest kernels once
     dataset, data = make_dataset(config)
+    dataset, held_out = split_holdout(dataset, config.holdout)
     warn_small_subimages(config)
     local_batch = config.batch_size // dist.world_size
     sampler = EpochSampler(len(dataset), local_batch, config.seed, dist.rank, dist.world_size, config.steps_per_epoch)
@@ -312,7 +402,7 @@ def setup(config: TrainConfig, dist: DistributedContext) -> TrainingRun:
     run = TrainingRun(
         config, dist, runtime, model, model, make_optimizer(model, config, runtime.device), dataset, data, sampler,
         total_steps, config.gamma_schedule_fn(), config.lr_schedule_fn(total_steps),
-        make_validator(config, data, runtime) if dist.is_main else None, make_noise(config),
+        make_validator(config, data, runtime, held_out) if dist.is_main else None, make_noise(config),
     )  # fmt: skip
     run.ema = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
     resume_path = _checkpoint_to_resume(config)

@@ -106,6 +106,14 @@ class TrainConfig:
     validate_every: int = arg(1, "epochs between validations (0: never)")
     validation_limit: int = arg(0, "validate on at most this many blocks/images (0: all)")
     resume: str = arg("", "checkpoint to resume from, or 'auto' for <out>/checkpoints/latest.pt if present")
+    init: str = arg(
+        "",
+        "start from this checkpoint's weights (and architecture) with a fresh optimiser and schedule: fine-tuning; distinct from --resume",
+    )
+    holdout: int = arg(
+        0,
+        "hold out this many training crops and report the Neighbor2Neighbor loss on them at every validation: a score without clean images",
+    )
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -123,6 +131,7 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "log_every"):
             need(getattr(self, name) >= 1, name.replace("_", "-"), "must be at least 1")
         for name in (
+            "holdout",
             "steps_per_epoch",
             "max_steps",
             "warmup_steps",

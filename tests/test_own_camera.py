@@ -37,3 +37,49 @@ def test_identity_round_trip_is_bit_exact_keeps_the_tags_and_renders_identically
     report = json.loads((tmp_path / "stage_denoised.json").read_text())
     assert set(report["fidelity"]) == {"G1", "R", "B", "G2"}
     assert report["fidelity_worst"]["max_abs_mean_shift"] == 0.0
+
+
+def test_own_photos_prepare_raw_train_init_and_denoise_adapt_through_the_cli(tmp_path, caplog):
+    from n2n_raw.checkpoint import read_checkpoint
+    from n2n_raw.data import load_prepared
+    from tests.eval_fixtures import write_tiny_checkpoint
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k, (pattern, light) in enumerate(
+        [("RGGB", (1.0, 0.3, 0.1)), ("BGGR", (0.1, 0.3, 1.0)), ("GRBG", (0.2, 1.0, 0.2))]
+    ):
+        data, _ = stage_scene(300, 420, pattern, light=light, level=0.05, seed=k)
+        write_camera_dng(photos / f"shot{k}.dng", data, pattern)
+    (photos / "broken.dng").write_bytes(b"II*\0" + b"\0" * 100)  # reported and skipped, not fatal
+    small, _ = stage_scene(40, 40, "RGGB")
+    write_camera_dng(photos / "tiny.dng", small)  # smaller than one crop: skipped
+    prepared = tmp_path / "prepared"
+    assert main(["prepare-raw", str(photos), "--out", str(prepared), "--crop-size", "128", "--stride", "128"]) == 0
+    crops, info = load_prepared(prepared)
+    assert len(info["photos"]) == 3 and crops.shape == (
+        3 * 3 * 4,
+        128,
+        128,
+    )  # 3 × 4 crops each, the last flush with the border
+    assert {p["camera"] for p in info["photos"]} == {"TestMaker Model X100"} and info["photos"][0]["iso"] == 3200
+    assert crops.min() < 0  # values below black survive
+    with caplog.at_level("INFO"):
+        assert main(["prepare-raw", str(photos), "--out", str(prepared), "--crop-size", "128", "--stride", "128"]) == 0
+    assert "nothing to do" in caplog.text
+
+    base = write_tiny_checkpoint(tmp_path / "base")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(prepared), "--out", str(run), "--init", str(base), "--crop", "128",
+                 "--batch-size", "2", "--epochs", "2", "--steps-per-epoch", "2", "--holdout", "3",
+                 "--num-workers", "0"]) == 0  # fmt: skip
+    lines = [json.loads(s) for s in (run / "metrics.jsonl").read_text().splitlines()]
+    scores = [r["val_holdout_loss"] for r in lines if "val_holdout_loss" in r]
+    assert len(scores) == 2 and all(np.isfinite(scores))
+    assert read_checkpoint(run / "checkpoints" / "latest.pt").model_config.width == 8  # the init's architecture
+
+    assert main(["denoise", str(photos / "shot1.dng"), "--checkpoint", str(base), "--adapt", "3", "--tile", "128"]) == 0
+    report = json.loads((photos / "shot1_denoised.json").read_text())
+    assert report["adapt"]["steps"] == 3 and np.isfinite(report["adapt"]["holdout_before"])
+    assert np.isfinite(report["adapt"]["holdout_after"]) and (photos / "shot1_denoised_crops.png").is_file()
+    assert not [p for p in photos.iterdir() if p.name.startswith(".")]  # the adaptation's folder is gone
