@@ -70,7 +70,33 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=command.help, description=command.help, allow_abbrev=False)
         if name == chosen:
             resolve(command.arguments)(p)
+            p.add_argument(
+                "--config",
+                default="",
+                help="a TOML, YAML or JSON file of this command's options (flags override it; a run's config.json repeats the run)",
+            )
+            _apply_config_file(p, argv[argv.index(name) + 1 :])
     return parser
+
+
+def _apply_config_file(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Make the values of ``--config FILE`` the parser's defaults, so that flags given as well win."""
+    path = next((argv[k + 1] for k, a in enumerate(argv[:-1]) if a == "--config"), None)
+    path = path or next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
+    if not path:
+        return
+    from .config import read_config_file
+
+    values = read_config_file(path)
+    dests = {a.dest: a for a in parser._actions if a.dest not in ("help", "config")}
+    unknown = sorted(k for k in values if k.replace("-", "_") not in dests)
+    if unknown:
+        raise N2NError(f"{path}: unknown option{'s' * (len(unknown) > 1)} {', '.join(unknown)} for this command")
+    defaults = {dests[k.replace("-", "_")].dest: v for k, v in values.items()}
+    parser.set_defaults(**defaults)
+    for action in parser._actions:  # a positional given in the file is no longer required on the command line
+        if action.dest in defaults and not action.option_strings:
+            action.nargs = "*" if action.nargs in ("+", "*") else "?"
 
 
 def _os_error_line(exc: OSError) -> str:
@@ -81,7 +107,11 @@ def _os_error_line(exc: OSError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv)
+    try:
+        parser = build_parser(argv)
+    except N2NError as exc:
+        print(f"n2n-raw: error: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"

@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import types
 import typing
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import N2NError
@@ -89,6 +91,37 @@ def from_arguments(cls: type[T], args: argparse.Namespace, **overrides: Any) -> 
             values[f.name] = value
     values.update(overrides)
     return cls(**values)
+
+
+def read_config_file(path: str | os.PathLike) -> dict:
+    """The options in a TOML (``.toml``), YAML (``.yaml``/``.yml``, needs PyYAML) or JSON file, as a dict."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise N2NError(f"{path}: cannot read the configuration file ({exc.strerror})") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            values = tomllib.loads(text)
+        elif path.suffix.lower() in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError:
+                raise N2NError(
+                    f"{path}: YAML configuration files need PyYAML (pip install pyyaml); TOML and JSON work without it"
+                ) from None
+            values = yaml.safe_load(text)
+        else:
+            values = json.loads(text)
+    except (ValueError, TypeError) as exc:  # tomllib.TOMLDecodeError, json.JSONDecodeError and yaml's errors
+        raise N2NError(f"{path}: not a valid configuration file ({str(exc).splitlines()[0][:160]})") from None
+    except Exception as exc:  # noqa: BLE001 - yaml.YAMLError does not derive from ValueError
+        raise N2NError(f"{path}: not a valid configuration file ({type(exc).__name__})") from None
+    if not isinstance(values, dict):
+        raise N2NError(f"{path}: a configuration file holds one table of option = value")
+    return values
 
 
 def to_dict(config: Any) -> dict:
