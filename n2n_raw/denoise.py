@@ -256,8 +256,11 @@ def write_preview(dng: str | os.PathLike, png: str | os.PathLike, half_size: boo
     return atomic_write(png, lambda tmp: Image.fromarray(rgb).save(tmp, format="PNG"))
 
 
-def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig) -> dict:
-    """Denoise one raw photo; returns the paths written and what was read."""
+def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig, network: tuple | None = None) -> dict:
+    """Denoise one raw photo; returns the report (paths written, what was read, colour fidelity).
+
+    ``network`` is an already loaded ``(model, settings, checkpoint)`` (:class:`n2n_raw.api.Denoiser`).
+    """
     input_path = Path(input_path)
     out = Path(config.out) if config.out else input_path.with_name(f"{input_path.stem}_denoised.dng")
     preview = out.with_suffix(".png") if config.preview else None
@@ -277,7 +280,7 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig) -> dict:
             model, settings, _ = load_network(adaptation.checkpoint, config)
     else:
         adaptation = None
-        model, settings, _ = load_network(config.checkpoint, config)
+        model, settings, _ = network or load_network(config.checkpoint, config)
     x = normalise(photo)
     h, w = x.shape
     he, we = h - h % 2, w - w % 2
@@ -340,7 +343,18 @@ def denoise_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def denoise_command(args: argparse.Namespace) -> int:
-    result = denoise_photo(args.input, from_arguments(DenoiseConfig, args))
+    from .api import load
+
+    config = from_arguments(DenoiseConfig, args)
+    if config.adapt:
+        result = denoise_photo(args.input, config)
+    else:  # the command is the Python interface's denoise_file
+        options = {f: getattr(config, f) for f in InferenceOptions.__dataclass_fields__}
+        result = load(config.checkpoint, **options).denoise_file(
+            args.input,
+            config.out,
+            **{k: v for k, v in vars(config).items() if k not in options and k not in ("checkpoint", "out")},
+        )
     h, w = result["size"]
     print(f"{args.input}: {w}×{h} {result['pattern']}, black {result['black']}, white {result['white']:g}")
     print(f"plane means and low frequencies, denoised against input: {summary_line(result['fidelity'])}")

@@ -514,5 +514,9 @@ def train(config: TrainConfig, dist: DistributedContext | None = None) -> dict[s
             bar.close()
             if run.metrics is not None:
                 run.metrics.close()
+        if dist.is_main and (out / "metrics.jsonl").is_file():
+            from .curves import plot_curves
+
+            plot_curves(out / "metrics.jsonl", out / "curves.png")
     path = run.checkpoint_path
     return {"step": run.step, "epoch": run.epoch, "metrics": run.last, "checkpoint": str(path) if path else None}

@@ -99,7 +99,8 @@ def test_identity_model_returns_the_input_raw_exactly_even_with_odd_size(tmp_pat
     data = write_test_dng(tmp_path / "in.dng", "BGGR", shape=(37, 51))
     config = denoise_module.DenoiseConfig(checkpoint="identity", tile=16, overlap=4, preview=False)
     result = denoise_module.denoise_photo(tmp_path / "in.dng", config)
-    assert result["files"] == [str(tmp_path / "in_denoised.dng"), str(tmp_path / "in_denoised.json")]
+    names = ["in_denoised.dng", "in_denoised_crops.png", "in_denoised.json"]
+    assert result["files"] == [str(tmp_path / n) for n in names]
     with rawpy.imread(result["files"][0]) as rp:
         assert np.array_equal(rp.raw_image_visible, data)
 

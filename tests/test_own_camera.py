@@ -83,3 +83,17 @@ def test_own_photos_prepare_raw_train_init_and_denoise_adapt_through_the_cli(tmp
     assert report["adapt"]["steps"] == 3 and np.isfinite(report["adapt"]["holdout_before"])
     assert np.isfinite(report["adapt"]["holdout_after"]) and (photos / "shot1_denoised_crops.png").is_file()
     assert not [p for p in photos.iterdir() if p.name.startswith(".")]  # the adaptation's folder is gone
+
+
+def test_python_interface_denoises_a_mosaic_and_a_file_like_the_command(tmp_path):
+    import n2n_raw
+
+    data, _ = stage_scene(64, 96, "RGGB", level=0.1)
+    src = write_camera_dng(tmp_path / "a.dng", data)
+    denoiser = n2n_raw.load("identity")
+    mosaic = np.random.default_rng(0).random((64, 96), dtype=np.float32) - 0.1  # below-black values kept
+    assert np.array_equal(denoiser.denoise_mosaic(mosaic, "GBRG"), mosaic)
+    report = denoiser.denoise_file(src, tmp_path / "b.dng", preview=False, side_by_side=False)
+    assert report["files"] == [str(tmp_path / "b.dng"), str(tmp_path / "b.json")]
+    with rawpy.imread(str(src)) as a, rawpy.imread(str(tmp_path / "b.dng")) as b:
+        assert np.array_equal(a.raw_image_visible, b.raw_image_visible)
