@@ -24,7 +24,7 @@ SIDD_QUICK := --epochs 8 --steps-per-epoch 250 --crop 256 --lr 1e-3 --lr-milesto
 SIDD_FULL := --epochs 100 --amp off
 SIDD_PRESET ?= $(if $(FULL),$(SIDD_FULL),$(SIDD_QUICK))
 
-.PHONY: help install lint format test test-gpu test-slow data-demo data-sidd train-sidd train-srgb eval submit bench quality clean
+.PHONY: help install lint format test test-gpu gpu-check test-slow data-demo data-sidd train-sidd train-srgb eval submit bench quality clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,6 +46,9 @@ test:  ## the default test suite with the docstring examples (CPU, a few minutes
 
 test-gpu:  ## the CUDA tests (skipped without a GPU)
 	$(BIN)/python -m pytest -q -m gpu
+
+gpu-check:  ## on a CUDA machine: CUDA tests, a 200-step training run, the benchmarks, one summary (~5-8 min)
+	bash benchmarks/gpu_check.sh
 
 test-slow:  ## the long checks
 	$(BIN)/python -m pytest -q -m slow

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import traceback
 
 import numpy as np
 import pytest
@@ -113,3 +114,35 @@ def test_weight_average_is_validated_stored_and_used_for_inference(mosaic_dir, t
     assert info.model_config.residual and info.train_config.ema_decay == 0.9
     assert all(torch.equal(v, state["ema_model"][k]) for k, v in model.state_dict().items())
     assert read_checkpoint(tmp_path / "checkpoints" / "latest.pt").train_config.clip_grad_norm == 1.0
+
+
+def test_a_training_step_never_reads_a_value_back_to_the_host(monkeypatch):
+    """The step queues work only: our code calls no .item(), .cpu(), .tolist() or float() of a tensor (which would
+    make a CUDA step wait for the device). Counted on the CPU with the tensor methods patched; calls made by
+    torch itself are not ours (CPU Adam reads its CPU step counter; CUDA uses the fused, device-side Adam)."""
+    from n2n_raw.device import Runtime
+    from n2n_raw.loss import Neighbor2NeighborLoss
+    from n2n_raw.train import WeightAverage, make_optimizer, training_step
+
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(width=8))
+    optimizer = make_optimizer(model, TrainConfig(), torch.device("cpu"))
+    average = WeightAverage(model, 0.99)
+    noisy = torch.rand(2, 4, 32, 32)
+    generator = torch.Generator().manual_seed(0)
+    calls = []
+    for name in ("item", "cpu", "tolist", "numpy", "__float__", "__bool__", "__int__"):
+        original = getattr(torch.Tensor, name)
+
+        def spy(self, *args, _name=name, _original=original, **kwargs):
+            caller = traceback.extract_stack()[-2].filename
+            if "n2n_raw" in caller.replace("\\", "/").split("/")[-2:-1]:
+                calls.append(f"{_name} in {caller}")
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    runtime = Runtime(torch.device("cpu"))
+    for step in range(2):
+        training_step(model, Neighbor2NeighborLoss(), optimizer, noisy, generator, 1.0, runtime, clip_grad_norm=0.5)
+        average.update(model, step)
+    assert calls == []
