@@ -11,6 +11,7 @@ NPROC ?= 1
 CKPT ?= $(RUN)/checkpoints/latest.pt
 TRAIN_ARGS ?=
 EVAL_ARGS ?=
+DENOISE_ARGS ?=
 SUBMIT_ARGS ?=
 # Folder of the validation/benchmark block files: SIDD's (beside SIDD_ROOT) or the demo set's.
 BLOCKS_DIR ?= $(if $(SIDD_ROOT),$(SIDD_ROOT)/..,$(DATA)/sidd-mini)
@@ -24,7 +25,7 @@ SIDD_QUICK := --epochs 8 --steps-per-epoch 250 --crop 256 --lr 1e-3 --lr-milesto
 SIDD_FULL := --epochs 100 --amp off
 SIDD_PRESET ?= $(if $(FULL),$(SIDD_FULL),$(SIDD_QUICK))
 
-.PHONY: help install lint format test test-gpu gpu-check test-slow data-demo data-sidd train-sidd train-srgb eval submit bench quality clean
+.PHONY: help install lint format test test-gpu gpu-check test-slow data-demo data-sidd train-sidd train-srgb train-own denoise-own eval submit bench quality clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -69,6 +70,21 @@ train-sidd: data-sidd  ## train on SIDD raw (demo set unless SIDD_ROOT; ~9 min o
 SRGB_ARGS ?= --crop 128 --batch-size 4 --epochs 12 --steps-per-epoch 100 --lr 1e-3 --lr-milestones 50 75 --num-workers 0 --validate-every 12 --log-every 100
 train-srgb:  ## train on the synthetic sRGB track (embedded photos; a ~10-minute CPU demo by default)
 	$(N2N) train --track srgb --out runs/srgb $(SRGB_ARGS) $(TRAIN_ARGS)
+
+# Your own camera: PHOTOS=folder of noisy raw photos (DNG, ARW, NEF, CR2, RW2, ORF, PEF, …). train-own cuts them
+# into crops (levels kept below black) and fine-tunes the shipped model on them, holding out crops for a
+# score that needs no clean image; denoise-own writes <photo>_denoised.dng (+ preview, crops, report) beside each.
+PHOTOS ?=
+OWN ?= runs/own
+OWN_ARGS ?= --epochs 4 --steps-per-epoch 250 --crop 256 --lr 1e-4 --warmup-steps 100 --clip-grad-norm 0.5 --holdout 8 --log-every 50
+train-own:  ## fine-tune the shipped model on your own noisy raw photos (PHOTOS=folder; ~10 min on 2 cores)
+	@test -n "$(PHOTOS)" || { echo "make train-own PHOTOS=/path/to/raw/photos"; exit 2; }
+	$(N2N) prepare-raw $(PHOTOS) --out $(DATA)/prepared/own --crop-size 512 --stride 512
+	$(N2N) train --data $(DATA)/prepared/own --out $(OWN) --init pretrained $(OWN_ARGS) $(TRAIN_ARGS)
+
+denoise-own:  ## denoise every raw photo in PHOTOS with the train-own model (or the shipped one: OWN_CKPT=pretrained)
+	@test -n "$(PHOTOS)" || { echo "make denoise-own PHOTOS=/path/to/raw/photos"; exit 2; }
+	$(N2N) denoise $(PHOTOS) --checkpoint $(or $(OWN_CKPT),$(OWN)/checkpoints/latest.pt) $(DENOISE_ARGS)
 
 eval:  ## raw validation PSNR/SSIM of CKPT on the validation blocks (EVAL_ARGS=--ensemble, --limit N, ...)
 	$(N2N) evaluate --checkpoint $(CKPT) --blocks-dir $(BLOCKS_DIR) --out $(RUN)/eval $(EVAL_ARGS)

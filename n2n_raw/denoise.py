@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,17 +50,27 @@ EXIF_TAGS = {"ExposureTime": 33434, "FNumber": 33437, "ISOSpeedRatings": 34855, 
 XYZ_TO_SRGB = ((3.2406, -1.5372, -0.4986), (-0.9689, 1.8758, 0.0415), (0.0557, -0.2040, 1.0570))
 
 
+# Tiles of 1024 read with 64 pixels of context: the reads start on multiples of 64 Bayer pixels (32 packed,
+# the U-Net's five poolings), so every tile sees the pooling grid of a whole-image pass, and the result equals
+# one whole-image pass to float rounding; 512/32 (the earlier default) is off by up to 0.01 at seams and
+# computes as many pixels (1.21×) in more, smaller calls. Measured: benchmarks/README.md, "Tiles".
+TILE, OVERLAP = 1024, 64
+
+
 @dataclass(frozen=True)
 class DenoiseConfig(InferenceOptions):
     """``n2n-raw denoise`` options (network options are inherited from InferenceOptions)."""
 
     checkpoint: str = arg("", "checkpoint to use; the model is rebuilt from the configuration stored in it")
-    batch_size: int = arg(4, "tiles per network call (memory grows with it)")
+    batch_size: int = arg(1, "tiles per network call (memory grows with it; on a CPU batching gains nothing)")
     out: str = arg("", "denoised DNG to write; empty: <input stem>_denoised.dng beside the input")
     preview: bool = arg(True, "also write an sRGB preview PNG (rawpy postprocess) beside the DNG")
     preview_half_size: bool = arg(True, "render the preview at half size (faster, 4× less memory)")
-    tile: int = arg(512, "tile side in Bayer pixels (even)")
-    overlap: int = arg(32, "context pixels read around each tile and discarded (even)")
+    tile: int = arg(TILE, "tile side in Bayer pixels (a multiple of 64 keeps the tiles on the U-Net's pooling grid)")
+    overlap: int = arg(
+        OVERLAP,
+        "context pixels read around each tile and discarded (a multiple of 64: tiles equal one whole-image pass)",
+    )
     force: bool = arg(False, "overwrite existing outputs")
     adapt: int = arg(0, "first fine-tune the model on this photo's own crops for this many steps (0: off)")
     adapt_lr: float = arg(1e-4, "learning rate of --adapt")
@@ -338,30 +349,61 @@ def write_side_by_side(path: Path, noisy: np.ndarray, denoised: np.ndarray, patt
 
 
 def denoise_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="raw photo: DNG or any Bayer raw format rawpy/LibRaw opens")
+    parser.add_argument(
+        "input", nargs="+", help="raw photos (DNG or any Bayer raw LibRaw opens) and/or folders of them"
+    )
     add_arguments(parser, DenoiseConfig)
+
+
+def _inputs(items: list[str]) -> list[Path]:
+    """The photos named, and those in named folders (outputs of earlier runs, ``*_denoised.dng``, left out)."""
+    from .prepare_raw import RAW_SUFFIXES
+
+    photos = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            photos += sorted(
+                q for q in p.iterdir() if q.suffix.lower() in RAW_SUFFIXES and not q.stem.endswith("_denoised")
+            )
+        else:
+            photos.append(p)
+    return photos
+
+
+def _print_report(path: Path, result: dict) -> None:
+    h, w = result["size"]
+    print(f"{path}: {w}×{h} {result['pattern']}, black {result['black']}, white {result['white']:g}")
+    print(f"plane means and low frequencies, denoised against input: {summary_line(result['fidelity'])}")
+    if result["adapt"]:
+        a = result["adapt"]
+        print(f"adapted to the photo: {a['steps']} steps on {a['crops']} crops in {a['seconds']:.0f} s; held-out "
+              f"Neighbor2Neighbor loss {a['holdout_before']:.4g} → {a['holdout_after']:.4g}")  # fmt: skip
+    for written in result["files"]:
+        print(f"written: {written}")
 
 
 def denoise_command(args: argparse.Namespace) -> int:
     from .api import load
 
     config = from_arguments(DenoiseConfig, args)
-    if config.adapt:
-        result = denoise_photo(args.input, config)
-    else:  # the command is the Python interface's denoise_file
-        options = {f: getattr(config, f) for f in InferenceOptions.__dataclass_fields__}
-        result = load(config.checkpoint, **options).denoise_file(
-            args.input,
-            config.out,
-            **{k: v for k, v in vars(config).items() if k not in options and k not in ("checkpoint", "out")},
-        )
-    h, w = result["size"]
-    print(f"{args.input}: {w}×{h} {result['pattern']}, black {result['black']}, white {result['white']:g}")
-    print(f"plane means and low frequencies, denoised against input: {summary_line(result['fidelity'])}")
-    if result["adapt"]:
-        a = result["adapt"]
-        print(f"adapted to the photo: {a['steps']} steps on {a['crops']} crops in {a['seconds']:.0f} s; held-out "
-              f"Neighbor2Neighbor loss {a['holdout_before']:.4g} → {a['holdout_after']:.4g}")  # fmt: skip
-    for path in result["files"]:
-        print(f"written: {path}")
-    return 0
+    photos = _inputs(args.input)
+    if config.out and len(photos) != 1:
+        raise N2NError(f"--out names one output file, but {len(photos)} photos were given")
+    options = {f: getattr(config, f) for f in InferenceOptions.__dataclass_fields__}
+    rest = {k: v for k, v in vars(config).items() if k not in options and k not in ("checkpoint", "out")}
+    denoiser = None if config.adapt else load(config.checkpoint, **options)  # loaded once for all photos
+    failed = 0
+    for path in photos:
+        try:  # the command is the Python interface's denoise_file; a bad photo does not stop the others
+            result = denoise_photo(path, config) if config.adapt else denoiser.denoise_file(path, config.out, **rest)
+        except N2NError as exc:
+            if len(photos) == 1:
+                raise
+            print(f"n2n-raw: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        _print_report(path, result)
+    if failed:
+        print(f"n2n-raw: {failed} of {len(photos)} photos failed (see above)", file=sys.stderr)
+    return 2 if failed else 0
