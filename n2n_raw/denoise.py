@@ -61,7 +61,10 @@ TILE, OVERLAP = 1024, 64
 class DenoiseConfig(InferenceOptions):
     """``n2n-raw denoise`` options (network options are inherited from InferenceOptions)."""
 
-    checkpoint: str = arg("", "checkpoint to use; the model is rebuilt from the configuration stored in it")
+    checkpoint: str = arg(
+        "",
+        "checkpoint to use (the model is rebuilt from its stored configuration); empty or 'pretrained': the model shipped with the package; 'identity': no denoising",
+    )
     batch_size: int = arg(1, "tiles per network call (memory grows with it; on a CPU batching gains nothing)")
     out: str = arg("", "denoised DNG to write; empty: <input stem>_denoised.dng beside the input")
     preview: bool = arg(True, "also write an sRGB preview PNG (rawpy postprocess) beside the DNG")

@@ -45,7 +45,10 @@ PROTOCOL = (
 class EvalConfig(InferenceOptions):
     """``n2n-raw evaluate`` options (network options are inherited from InferenceOptions)."""
 
-    checkpoint: str = arg("", "checkpoint to evaluate; the model is rebuilt from the configuration stored in it")
+    checkpoint: str = arg(
+        "",
+        "checkpoint to evaluate (the model is rebuilt from its stored configuration); empty or 'pretrained': the model shipped with the package",
+    )
     blocks_dir: str = arg(
         "", "folder with the block files; empty: the checkpoint's validation folder, else data/sidd-mini"
     )
@@ -73,6 +76,14 @@ def default_blocks_dir(blocks_dir: str, checkpoint: Checkpoint | None) -> Path:
     ):
         return Path(trained.validation_dir)
     return Path(DEMO_BLOCKS_DIR)
+
+
+def default_out(checkpoint: Path) -> Path:
+    """``<run>/eval`` beside a run's ``checkpoints/`` folder; ``runs/eval-<name>`` for any other checkpoint."""
+    checkpoint = Path(checkpoint).resolve()
+    if checkpoint.parent.name == "checkpoints":
+        return checkpoint.parent.parent / "eval"
+    return Path("runs") / f"eval-{checkpoint.stem}"
 
 
 def spread(n: int, limit: int) -> np.ndarray:
@@ -155,7 +166,7 @@ def evaluate(config: EvalConfig) -> dict:
                                             ours["ssim"].tolist(), noisy["psnr"].tolist(), noisy["ssim"].tolist(), fidelity)
         ],
     }  # fmt: skip
-    out = Path(config.out) if config.out else Path(config.checkpoint).resolve().parent.parent / "eval"
+    out = Path(config.out) if config.out else default_out(checkpoint.path)
     _write_outputs(out, result, data, denoised, config.sheet_blocks)
     return result
 

@@ -36,3 +36,9 @@ def export_pretrained(checkpoint: str | os.PathLike, out: str | os.PathLike = PR
     if "ema_model" in slim:
         slim["model"] = slim.pop("ema_model")
     return atomic_write(out, lambda tmp: torch.save(slim, tmp))
+
+
+if __name__ == "__main__":  # python -m n2n_raw.pretrained CHECKPOINT [OUT]: what `make pretrained` ships
+    import sys
+
+    print(export_pretrained(*sys.argv[1:3]))

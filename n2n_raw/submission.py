@@ -26,7 +26,10 @@ from .submission_format import MAT_KEY, SubmissionError, decode_block, submissio
 class SubmitConfig(InferenceOptions):
     """``n2n-raw submit`` options (network options are inherited from InferenceOptions)."""
 
-    checkpoint: str = arg("", "checkpoint to use; the model is rebuilt from the configuration stored in it")
+    checkpoint: str = arg(
+        "",
+        "checkpoint to use (the model is rebuilt from its stored configuration); empty or 'pretrained': the model shipped with the package; 'identity': no denoising",
+    )
     blocks_dir: str = arg(
         "", "folder holding BenchmarkNoisyBlocksRaw.mat; empty: the checkpoint's validation folder, else data/sidd-mini"
     )
