@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -30,3 +31,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def mosaic_dir(tmp_path_factory):
+    """Four random 96×130 float mosaics in a folder: plain training data for tiny runs."""
+    folder = tmp_path_factory.mktemp("mosaics")
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        np.save(folder / f"m{k}.npy", rng.random((96, 130)).astype(np.float32))
+    return folder

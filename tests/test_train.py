@@ -14,15 +14,6 @@ from n2n_raw.data import EpochSampler, RandomBayerCrops
 from n2n_raw.train_config import TrainConfig
 
 
-@pytest.fixture(scope="module")
-def mosaic_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mosaics")
-    rng = np.random.default_rng(0)
-    for k in range(4):
-        np.save(folder / f"m{k}.npy", rng.random((96, 130)).astype(np.float32))
-    return folder
-
-
 def run_train(mosaic_dir, out, *extra):
     args = ["train", "--data", str(mosaic_dir), "--out", str(out), "--crop", "64", "--batch-size", "2",
             "--num-workers", "0", "--log-every", "1", "--validate-every", "0", *extra]  # fmt: skip

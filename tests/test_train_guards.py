@@ -8,7 +8,6 @@ import json
 import math
 import traceback
 
-import numpy as np
 import pytest
 import torch
 
@@ -19,15 +18,6 @@ from n2n_raw.runlock import RunLock
 from n2n_raw.schedules import LrSchedule
 from n2n_raw.train import DivergenceGuard, TrainingDiverged
 from n2n_raw.train_config import TrainConfig
-
-
-@pytest.fixture(scope="module")
-def mosaic_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mosaics")
-    rng = np.random.default_rng(0)
-    for k in range(4):
-        np.save(folder / f"m{k}.npy", rng.random((96, 130)).astype(np.float32))
-    return folder
 
 
 def train_args(mosaic_dir, out, *extra):
