@@ -2,9 +2,9 @@
 training crops, in the format ``prepare-sidd`` writes, so that ``n2n-raw train --data`` reads them unchanged.
 
 Any Bayer raw that LibRaw opens (DNG, ARW, NEF, CR2, RW2, ORF, PEF, Bayer RAF, …), cameras mixed freely.
-Each photo is read as ``n2n-raw denoise`` reads it (:func:`n2n_raw.denoise.read_raw`): black subtracted
+Each photo is read as ``n2n-raw denoise`` reads it (:func:`n2n_raw.rawphoto.read_raw`): black subtracted
 and scaled by white − black per CFA position, **not clipped** (values below black keep the read noise
-zero-mean; :func:`n2n_raw.denoise.normalise` says why; ``denoise`` treats photos the same way), unified to
+zero-mean; :func:`n2n_raw.rawphoto.normalise` says why; ``denoise`` treats photos the same way), unified to
 one CFA pattern by BayerUnify's crop, and cut into ``crop_size`` squares at even offsets, ``stride`` apart.
 
 Files that are not Bayer raw, unreadable or smaller than one crop are reported one line each and
@@ -72,7 +72,7 @@ def find_photos(inputs: list[str]) -> list[Path]:
 
 
 def _photo_info(path: Path, photo) -> dict:
-    from .denoise import _source_tags
+    from .rawphoto import _source_tags
 
     tags = {t[0]: t[3] for t in _source_tags(path)[0]}
     exposure = tags.get(33434)
@@ -85,7 +85,7 @@ def _photo_info(path: Path, photo) -> dict:
 
 def cut_photo(path: Path, config: PrepareRawConfig) -> tuple[np.ndarray, dict]:
     """(crops (N, S, S) float32, photo record) of one raw file; DataError if it cannot give any crop."""
-    from .denoise import normalise, read_raw
+    from .rawphoto import normalise, read_raw
 
     photo = read_raw(path)
     x = normalise(photo)

@@ -94,7 +94,7 @@ class TrainConfig:
     device: str = arg("auto", "auto (cuda if available), cpu, cuda, cuda:N")
     amp: Literal["auto", "bf16", "off"] = arg(
         "auto",
-        "bf16 autocast: auto (on where bf16 is native: CUDA, CPUs with AMX/AVX-512 BF16), bf16, off; the output layer and loss stay fp32",
+        "bf16 autocast: auto (on where bf16 is native and trains correctly: CUDA, CPUs with AMX), bf16, off; the output layer and loss stay fp32",
     )
     channels_last: Literal["auto", "on", "off"] = arg(
         "auto", "channels_last memory format: auto (on for CUDA and CPU), on, off"

@@ -32,7 +32,8 @@ def imports_of(path: Path) -> set[str]:
             base = package[: len(package) - node.level + 1] if node.level else []
             target = ".".join(base + ([node.module] if node.module else []))
             if target.startswith("n2n_raw"):
-                found.add(target)
+                if node.module:  # `from . import x` imports the module x, not the package's own code
+                    found.add(target)
                 found |= {f"{target}.{a.name}" for a in node.names}
     return found
 
