@@ -109,7 +109,7 @@ def _flatten(block_set, select: np.ndarray) -> dict:
 def make_raw_validator(
     validation_dir: str, limit: int, settings: InferenceSettings
 ) -> Callable[[torch.nn.Module], dict]:
-    """The per-epoch validation used by training: ``fn(model) -> {"psnr", "ssim", "noisy_psnr", …}``.
+    """The per-epoch validation used by training: ``fn(model) -> {"psnr", "ssim", "noisy_psnr", "psnr_<phone>", …}``.
 
     Blocks are read and the noisy baseline is scored once, here; each call only runs the network (the
     model is expected in eval mode under ``no_grad``) with ``settings`` (the CFA target and phase of the
@@ -122,12 +122,16 @@ def make_raw_validator(
     clean = data["clean"].astype(np.float32)
     baseline = block_metrics(data["noisy"].astype(np.float32), clean)
 
+    phones = [i.phone if i else "unknown" for i in data["instances"]]
+
     def validate(model: torch.nn.Module) -> dict:
         denoised = denoise_blocks(model, data["noisy"], data["patterns"], settings)
         scores = block_metrics(denoised, clean)
+        per_phone = {f"psnr_{g}": v["mean"] for g, v in mean_by_group(scores["psnr"], phones).items()}
         return {
             "psnr": float(scores["psnr"].mean()), "ssim": float(scores["ssim"].mean()),
             "noisy_psnr": float(baseline["psnr"].mean()), "noisy_ssim": float(baseline["ssim"].mean()),
+            **per_phone,
         }  # fmt: skip
 
     return validate

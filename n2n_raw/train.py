@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -180,10 +181,18 @@ class TrainingRun:
     def out(self) -> Path:
         return Path(self.config.out)
 
+    board: Any = None
+
     def log_record(self, record: dict) -> None:
         if self.metrics is not None:
             self.metrics.write(json.dumps(record) + "\n")
             self.metrics.flush()
+        if self.board is not None:
+            for key, value in record.items():
+                if key not in ("step", "epoch") and isinstance(value, (int, float)) and math.isfinite(value):
+                    group = "validation" if key.startswith("val_") else "train"
+                    self.board.add_scalar(f"{group}/{key.removeprefix('val_')}", value, record["step"])
+            self.board.flush()
 
     def save(self) -> None:
         """Checkpoint the current position (rank 0)."""
@@ -494,6 +503,15 @@ def end_of_epoch(run: TrainingRun, terms: LossTerms | None) -> None:
     run.dist.barrier()
 
 
+def open_tensorboard(out: Path):
+    """A TensorBoard writer under ``<out>/tensorboard``, or a one-line error saying how to install it."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise N2NError("--tensorboard needs the tensorboard package: pip install -e '.[tensorboard]'") from None
+    return SummaryWriter(log_dir=str(out / "tensorboard"))
+
+
 def train(config: TrainConfig, dist: DistributedContext | None = None) -> dict[str, Any]:
     """Train; returns a summary (final step, last metrics, checkpoint path)."""
     dist = dist or DistributedContext.from_environment(config.device)
@@ -509,6 +527,7 @@ def train(config: TrainConfig, dist: DistributedContext | None = None) -> dict[s
                      config.track, run.runtime.describe(), len(run.dataset), run.sampler.num_batches, run.total_steps)  # fmt: skip
         bar = tqdm(total=run.total_steps, initial=run.step, disable=not dist.is_main, desc="train", unit="step")
         run.metrics = open(out / "metrics.jsonl", "a") if dist.is_main else None
+        run.board = open_tensorboard(out) if dist.is_main and config.tensorboard else None
         try:
             while run.epoch <= config.epochs and run.step < run.total_steps:
                 end_of_epoch(run, run_epoch(run, bar))
@@ -516,6 +535,8 @@ def train(config: TrainConfig, dist: DistributedContext | None = None) -> dict[s
             bar.close()
             if run.metrics is not None:
                 run.metrics.close()
+            if run.board is not None:
+                run.board.close()
         if dist.is_main and (out / "metrics.jsonl").is_file():
             from .curves import plot_curves
 

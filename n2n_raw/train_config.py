@@ -106,6 +106,10 @@ class TrainConfig:
     validate_every: int = arg(1, "epochs between validations (0: never)")
     validation_limit: int = arg(0, "validate on at most this many blocks/images (0: all)")
     resume: str = arg("", "checkpoint to resume from, or 'auto' for <out>/checkpoints/latest.pt if present")
+    tensorboard: bool = arg(
+        False,
+        "also log losses, γ, lr, step time and validation scores to TensorBoard under <out>/tensorboard (pip install -e '.[tensorboard]'); metrics.jsonl stays the record",
+    )
     init: str = arg(
         "",
         "start from this checkpoint's weights (and architecture) with a fresh optimiser and schedule: fine-tuning; distinct from --resume",

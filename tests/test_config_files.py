@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from n2n_raw.cli import main
 
@@ -33,3 +34,20 @@ def test_config_json_repeats_a_run_and_flags_override_it(tmp_path, capsys):
     assert main(["evaluate", "--config", str(toml)]) == 2
     err = capsys.readouterr().err
     assert "eval.toml" in err and "bogus_option" in err and len(err.strip().splitlines()) == 1
+
+
+def test_tensorboard_events_are_written_and_read_back(tmp_path, mosaic_dir):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(mosaic_dir), "--out", str(out), "--crop", "64", "--batch-size", "2", "--epochs", "1",
+                 "--steps-per-epoch", "3", "--num-workers", "0", "--log-every", "1", "--holdout", "1",
+                 "--tensorboard"]) == 0  # fmt: skip
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/gamma", "train/lr", "train/ms_per_step", "validation/holdout_loss"} <= tags
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3]
+    logged = [json.loads(s)["loss"] for s in (out / "metrics.jsonl").read_text().splitlines() if '"loss"' in s]
+    assert [e.value for e in events.Scalars("train/loss")] == pytest.approx(logged, rel=1e-6)
