@@ -45,6 +45,8 @@ COMMANDS: dict[str, Command] = {
                                 "n2n_raw.submission_check:check_arguments", "n2n_raw.submission_check:check_command"),
     "denoise": Command("denoise a raw photo (DNG or any Bayer raw rawpy opens)",
                        "n2n_raw.denoise_cli:denoise_arguments", "n2n_raw.denoise_cli:denoise_command"),
+    "export": Command("export a model as one ONNX graph, packing and padding included",
+                      "n2n_raw.export:export_arguments", "n2n_raw.export:export_command"),
     "prepare-images": Command("store a folder of clean images for sRGB training",
                               "n2n_raw.srgb.data:prepare_images_arguments", "n2n_raw.srgb.data:prepare_images_command"),
     "evaluate-srgb": Command("the paper's Kodak/BSD300/Set14 evaluation",

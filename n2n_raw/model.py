@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+MULTIPLE = 32  # five poolings: the U-Net's input sides must be multiples of this
+
 
 @dataclass
 class UNetConfig:
@@ -66,7 +68,7 @@ class UpStage(nn.Module):
 class UNet(nn.Module):
     """Neighbor2Neighbor's U-Net. Accepts any H×W: pads bottom/right to a multiple of 32 and crops back."""
 
-    multiple = 32  # five poolings
+    multiple = MULTIPLE
 
     def __init__(self, config: UNetConfig | None = None):
         super().__init__()
@@ -123,7 +125,7 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        m = self.multiple
+        m = MULTIPLE
         ph, pw = (-h) % m, (-w) % m
         if not (ph or pw):
             return self._forward_aligned(x)
