@@ -1,0 +1,61 @@
+"""The model shipped with the package: its file, configuration, parameter count and a golden output on a
+fixed tiny input, so that a changed file cannot pass unnoticed; and the commands' fallback to it."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from n2n_raw.checkpoint import load_model
+from n2n_raw.model import count_parameters
+from n2n_raw.pretrained import PRETRAINED
+
+FILE_SHA256 = "SHA_PLACEHOLDER"
+# Per-plane means and the values at four fixed pixels of the output on golden_input(), to 1e-4: exact on one
+# CPU, and tolerant of the last-bit differences between CPU kinds' fp32 kernels.
+GOLDEN_MEANS = "MEANS_PLACEHOLDER"
+GOLDEN_PIXELS = "PIXELS_PLACEHOLDER"
+PIXELS = ((0, 0), (5, 17), (16, 16), (31, 2))
+
+
+def golden_input() -> torch.Tensor:
+    """A fixed packed input: a smooth colour ramp plus seeded noise, (1, 4, 32, 32)."""
+    g = torch.Generator().manual_seed(2026)
+    ramp = torch.linspace(0.05, 0.5, 32).expand(32, 32)
+    gains = torch.tensor([0.6, 1.0, 1.0, 0.8]).view(4, 1, 1)
+    return (ramp * gains + 0.02 * torch.randn(4, 32, 32, generator=g)).unsqueeze(0)
+
+
+def test_shipped_weights_load_with_their_configuration_and_give_the_golden_output():
+    assert PRETRAINED.is_file()
+    model, info = load_model(PRETRAINED)
+    assert count_parameters(model) == 1_260_868
+    assert (info.model_config.in_channels, info.model_config.out_channels, info.model_config.width) == (4, 4, 48)
+    assert info.data.cfa_target == "RGGB" and info.data.cfa_phase == "unified"
+    assert info.train_config.synthetic_noise == "sidd" and info.step == 12_000
+    state = torch.load(PRETRAINED, weights_only=True)
+    assert "optimizer" not in state  # weights only
+    assert hashlib.sha256(PRETRAINED.read_bytes()).hexdigest() == FILE_SHA256
+    with torch.no_grad():
+        out = model.eval()(golden_input())[0].numpy()
+    assert out.mean(axis=(1, 2)).tolist() == pytest.approx(GOLDEN_MEANS, abs=1e-4)
+    assert [out[:, r, c].tolist() for r, c in PIXELS] == [pytest.approx(v, abs=1e-4) for v in GOLDEN_PIXELS]
+
+
+@pytest.mark.parametrize("command", ["evaluate", "denoise"])
+def test_commands_say_they_use_the_shipped_model_when_no_checkpoint_is_given(command, tmp_path, caplog):
+    from n2n_raw.cli import main
+    from tests.camera_fixtures import stage_scene, write_camera_dng
+    from tests.eval_fixtures import write_block_dir
+
+    write_block_dir(tmp_path / "blocks")
+    data, _ = stage_scene(64, 96, "RGGB")
+    photo = write_camera_dng(tmp_path / "p.dng", data)
+    args = {"evaluate": ["evaluate", "--blocks-dir", str(tmp_path / "blocks"), "--out", str(tmp_path / "e"), "--sheet-blocks", "0"],
+            "denoise": ["denoise", str(photo), "--preview", "--no-preview"]}[command]  # fmt: skip
+    with caplog.at_level("INFO"):
+        assert main(args) == 0
+    assert "using the model shipped with the package" in caplog.text
