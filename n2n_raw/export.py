@@ -7,7 +7,9 @@ padding to the model's CFA target, packing to 4 planes (space-to-depth), reflect
 the U-Net, and every step back. Height and width are dynamic (torch.export with symbolic sizes). The export
 is verified by running the written file with onnxruntime on a test mosaic of an odd number of 32-pixel
 blocks, of another size than the one traced, against PyTorch, and the largest difference is reported.
-(TorchScript is not offered: ``torch.jit`` is deprecated in favour of ``torch.export``, which this uses.)
+``--format pt2`` saves the same graph as a ``torch.export`` program instead (loaded with
+``torch.export.load``, without this package). TorchScript is not offered: ``torch.jit`` is deprecated in
+favour of ``torch.export``, and the U-Net's shape-dependent padding does not script.
 """
 
 from __future__ import annotations
@@ -48,8 +50,11 @@ class MosaicDenoiser(nn.Module):
 
 @dataclass(frozen=True)
 class ExportConfig:
-    format: Literal["onnx"] = arg("onnx", "onnx (runs with onnxruntime and other ONNX runtimes)")
-    out: str = arg("", "output file; empty: the checkpoint's name with .onnx, in the current folder")
+    format: Literal["onnx", "pt2"] = arg(
+        "onnx",
+        "onnx (onnxruntime and other ONNX runtimes) or pt2 (torch.export's program: torch.export.load, no Python model code needed)",
+    )
+    out: str = arg("", "output file; empty: the checkpoint's name with .onnx or .pt2, in the current folder")
     pattern: str = arg(
         "auto", "CFA of the mosaics the graph will take: auto (the model's training target) or RGGB, BGGR, GRBG, GBRG"
     )
@@ -67,12 +72,12 @@ def export(checkpoint: str, config: ExportConfig) -> dict:
     model, settings, info = load_network(checkpoint, InferenceOptions(device="cpu", channels_last="off"))
     pattern = settings.cfa_target if config.pattern == "auto" else check_pattern(config.pattern)
     wrapper = MosaicDenoiser(model, pattern, settings.cfa_target).eval()
-    out = Path(config.out) if config.out else Path(Path(str(info.path)).stem + ".onnx")
+    out = Path(config.out) if config.out else Path(Path(str(info.path)).stem + f".{config.format}")
     if config.test_size <= 0 or config.test_size % 2:
         raise N2NError(f"--test-size {config.test_size}: must be a positive even number")
     example = torch.rand(1, 1, 256, 320)
     with torch.no_grad():
-        atomic_write(out, lambda tmp: _onnx(wrapper, example, tmp))
+        atomic_write(out, lambda tmp: (_onnx if config.format == "onnx" else _pt2)(wrapper, example, tmp))
     test = np.random.default_rng(0).random((1, 1, config.test_size, config.test_size + 960), dtype=np.float32)
     with torch.no_grad():
         expected = wrapper(torch.from_numpy(test)).numpy()
@@ -87,6 +92,17 @@ def export(checkpoint: str, config: ExportConfig) -> dict:
     }
 
 
+def _dynamic_shapes() -> dict:
+    h, w = torch.export.Dim("half_height", min=16), torch.export.Dim("half_width", min=16)
+    return {"mosaic": {2: 2 * h, 3: 2 * w}}  # any even height and width
+
+
+def _pt2(wrapper: nn.Module, example: torch.Tensor, path: str) -> None:
+    program = torch.export.export(wrapper, (example,), dynamic_shapes=_dynamic_shapes())
+    with open(path, "wb") as fh:
+        torch.export.save(program, fh)
+
+
 def _onnx(wrapper: nn.Module, example: torch.Tensor, path: str) -> None:
     try:
         import onnxscript  # noqa: F401 - the exporter needs it
@@ -94,13 +110,15 @@ def _onnx(wrapper: nn.Module, example: torch.Tensor, path: str) -> None:
         raise N2NError(
             "--format onnx needs onnx and onnxscript (and onnxruntime to check it): pip install -e '.[export]'"
         ) from None
-    h, w = torch.export.Dim("half_height", min=16), torch.export.Dim("half_width", min=16)
-    program = torch.onnx.export(wrapper, (example,), dynamic_shapes={"mosaic": {2: 2 * h, 3: 2 * w}}, dynamo=True,
+    program = torch.onnx.export(wrapper, (example,), dynamic_shapes=_dynamic_shapes(), dynamo=True,
                                 input_names=["mosaic"], output_names=["denoised"])  # fmt: skip
     program.save(path)
 
 
 def _run(path: Path, fmt: str, mosaic: np.ndarray) -> np.ndarray:
+    if fmt == "pt2":
+        with torch.no_grad():
+            return torch.export.load(str(path)).module()(torch.from_numpy(mosaic)).numpy()
     try:
         import onnxruntime
     except ImportError:

@@ -12,10 +12,9 @@ from n2n_raw.cli import main
 from n2n_raw.inference import InferenceSettings, denoise_blocks
 from n2n_raw.model import UNet, UNetConfig
 
-ort = pytest.importorskip("onnxruntime", reason="the export extra is not installed")
-
 
 def test_onnx_export_equals_pytorch_on_a_2mp_mosaic_of_odd_block_count(tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime", reason="the export extra is not installed")
     torch.manual_seed(0)
     config = UNetConfig(width=8, init_scale=1.0)  # full-scale weights: outputs far from constant
     model = UNet(config)
@@ -31,3 +30,22 @@ def test_onnx_export_equals_pytorch_on_a_2mp_mosaic_of_odd_block_count(tmp_path,
     expected = denoise_blocks(model.eval(), mosaic[0], ["GRBG"], InferenceSettings(), clamp=False)
     assert got.shape == mosaic.shape and np.abs(got[0] - expected).max() < 1e-5
     assert np.abs(expected).mean() > 0.05  # a real comparison, not of two near-zero outputs
+
+
+def test_pt2_export_runs_without_the_package_code_at_another_size(tmp_path):
+    torch.manual_seed(1)
+    config = UNetConfig(width=8, init_scale=1.0)
+    model = UNet(config)
+    state = {"model": model.state_dict(), "model_config": config.to_dict(), "step": 0, "epoch": 1, "batch_in_epoch": 0,
+             "optimizer": {}, "train_config": {}}  # fmt: skip
+    ckpt = save_checkpoint(tmp_path / "checkpoints", state)
+    out = tmp_path / "model.pt2"
+    assert (
+        main(["export", str(ckpt), "--format", "pt2", "--out", str(out), "--pattern", "BGGR", "--test-size", "96"]) == 0
+    )
+    program = torch.export.load(str(out)).module()
+    mosaic = np.random.default_rng(4).random((1, 1, 160, 224), dtype=np.float32)
+    with torch.no_grad():
+        got = program(torch.from_numpy(mosaic)).numpy()
+    expected = denoise_blocks(model.eval(), mosaic[0], ["BGGR"], InferenceSettings(), clamp=False)
+    assert np.abs(got[0] - expected).max() < 1e-5
