@@ -134,6 +134,21 @@ def make_raw_validator(
             **per_phone,
         }  # fmt: skip
 
+    def sheet(model: torch.nn.Module, blocks: int = 3) -> np.ndarray:
+        """noisy | denoised | clean of a few validation blocks, (H, W, 3) uint8 (for TensorBoard)."""
+        from .isp import contact_sheet, demosaic_bilinear, exposure_gain, grey_world_gains, render_srgb
+
+        picks = spread(len(clean), blocks)
+        denoised = denoise_blocks(model, data["noisy"][picks], [data["patterns"][k] for k in picks], settings)
+        rows = []
+        for k, d in zip(picks, denoised):
+            pattern = data["patterns"][k]
+            gains = grey_world_gains(clean[k], pattern)
+            gain = exposure_gain(demosaic_bilinear(np.clip(clean[k], 0.0, 1.0), pattern) * gains)
+            rows.append([render_srgb(x, pattern, gains, gain) for x in (data["noisy"][k], d, clean[k])])
+        return np.asarray(contact_sheet(rows, labels=("noisy", "denoised", "clean")))
+
+    validate.sheet = sheet
     return validate
 
 

@@ -323,7 +323,15 @@ def make_validator(
     if held_out is None:
         return blocks
     score = holdout_score(held_out, replace(runtime, bf16=False), config.seed)
-    return score if blocks is None else (lambda model: {**blocks(model), **score(model)})
+    if blocks is None:
+        return score
+
+    def both(model: torch.nn.Module) -> dict:
+        return {**blocks(model), **score(model)}
+
+    if hasattr(blocks, "sheet"):
+        both.sheet = blocks.sheet
+    return both
 
 
 def _block_validator(
@@ -493,6 +501,11 @@ def end_of_epoch(run: TrainingRun, terms: LossTerms | None) -> None:
         run.model.train()
         record = {"step": run.step, "epoch": run.epoch, **{f"val_{k}": v for k, v in result.items()}}
         run.log_record(record)
+        if run.board is not None and hasattr(run.validator, "sheet"):
+            with torch.no_grad():
+                run.board.add_image(
+                    "validation/contact_sheet", run.validator.sheet(validated), run.step, dataformats="HWC"
+                )
         run.last.update(record)
         tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
     if epoch_done:

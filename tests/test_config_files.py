@@ -40,10 +40,13 @@ def test_tensorboard_events_are_written_and_read_back(tmp_path, mosaic_dir):
     pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    out = tmp_path / "run"
+    from tests.eval_fixtures import write_block_dir
+
+    out, blocks = tmp_path / "run", tmp_path / "blocks"
+    write_block_dir(blocks, size=64)
     assert main(["train", "--data", str(mosaic_dir), "--out", str(out), "--crop", "64", "--batch-size", "2", "--epochs", "1",
                  "--steps-per-epoch", "3", "--num-workers", "0", "--log-every", "1", "--holdout", "1",
-                 "--tensorboard"]) == 0  # fmt: skip
+                 "--validation-dir", str(blocks), "--tensorboard"]) == 0  # fmt: skip
     events = EventAccumulator(str(out / "tensorboard"))
     events.Reload()
     tags = set(events.Tags()["scalars"])
@@ -51,3 +54,5 @@ def test_tensorboard_events_are_written_and_read_back(tmp_path, mosaic_dir):
     assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3]
     logged = [json.loads(s)["loss"] for s in (out / "metrics.jsonl").read_text().splitlines() if '"loss"' in s]
     assert [e.value for e in events.Scalars("train/loss")] == pytest.approx(logged, rel=1e-6)
+    assert {"validation/psnr", "validation/psnr_S6", "validation/psnr_GP", "validation/psnr_IP"} <= tags
+    assert events.Tags()["images"] == ["validation/contact_sheet"]
