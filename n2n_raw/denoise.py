@@ -15,6 +15,7 @@ other ISOs) may be under- or over-smoothed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,15 +26,18 @@ from .atomic import atomic_write_text
 from .config import arg
 from .device import AmpFlag
 from .errors import N2NError
-from .fidelity import plane_fidelity, worst
+from .fidelity import plane_fidelity, summary_line, worst
 from .inference import InferenceOptions, denoise_mosaic_tiled, load_network
 from .rawphoto import denormalise, normalise, read_raw, write_dng, write_preview
 
+log = logging.getLogger("n2n_raw.denoise")
 # Tiles of 1024 read with 64 pixels of context: the reads start on multiples of 64 Bayer pixels (32 packed,
 # the U-Net's five poolings), so every tile sees the pooling grid of a whole-image pass, and the result equals
 # one whole-image pass to float rounding; 512/32 (the earlier default) is off by up to 0.01 at seams and
 # computes as many pixels (1.21×) in more, smaller calls. Measured: benchmarks/README.md, "Tiles".
 TILE, OVERLAP = 1024, 64
+# A plane mean moved by more than this is reported as a warning: denoising removes zero-mean noise only.
+FIDELITY_WARNING = 0.01
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,11 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig, network:
         model, x[:he, :we], photo.pattern, settings, tile=config.tile, overlap=config.overlap, clamp=False
     )
     fidelity = plane_fidelity(x[:he, :we], denoised, photo.pattern)
+    worst_shift = worst([fidelity])["max_abs_mean_shift"]
+    if worst_shift > FIDELITY_WARNING:
+        log.warning("%s: the model moved a colour plane's mean by %.1f %% (%s): this photo is outside what it "
+                    "learned; check the crops PNG, and fine-tune on the photo (--adapt 200) or the camera "
+                    "(make train-own)", input_path, 100 * worst_shift, summary_line(fidelity))  # fmt: skip
     if (he, we) != (h, w):  # an odd last row/column keeps its noisy values
         x[:he, :we] = denoised
         denoised = x
