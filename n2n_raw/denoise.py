@@ -134,7 +134,8 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig, network:
 
 
 def pick_regions(mosaic: np.ndarray, side: int) -> dict[str, tuple[int, int]]:
-    """Top-left corners (even) of the busiest (most local variance) and darkest ``side`` squares."""
+    """Top-left corners (even) of the busiest (largest same-colour gradients) and darkest ``side`` squares of
+    ``mosaic`` (pass the denoised one: in the noisy input the noise itself looks busiest)."""
     h, w = mosaic.shape
     side = min(side, h - h % 2, w - w % 2)
     rows, cols = range(0, h - side + 1, max(2, side // 2)), range(0, w - side + 1, max(2, side // 2))
@@ -152,7 +153,7 @@ def write_side_by_side(path: Path, noisy: np.ndarray, denoised: np.ndarray, patt
     noisy = noisy[:h, :w]
     side = min(side, h - h % 2, w - w % 2)
     rows = []
-    for r, c in pick_regions(noisy, side).values():
+    for r, c in pick_regions(denoised, side).values():  # detail measured where noise does not dominate it
         a, b = noisy[r : r + side, c : c + side], denoised[r : r + side, c : c + side]
         gains = grey_world_gains(np.clip(b, 0, 1), pattern)  # one white balance and exposure per row
         gain = exposure_gain(demosaic_bilinear(np.clip(b, 0.0, 1.0), pattern) * gains)
