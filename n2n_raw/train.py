@@ -382,7 +382,6 @@ def _restore(run: TrainingRun, path: Path) -> None:
     run.optimizer.load_state_dict(state["optimizer"])
     run.step, run.epoch, run.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
     if run.dist.is_main:
-        _trim_metrics(run.out / "metrics.jsonl", run.step)
         log.info("resumed from %s at step %d (epoch %d, batch %d)", path, run.step, run.epoch, run.batch_in_epoch)
 
 
@@ -395,7 +394,8 @@ def _load_weights(model: torch.nn.Module, state: dict, path: Path) -> None:
 
 
 def _trim_metrics(path: Path, step: int) -> None:
-    """Drop the records of steps after ``step`` (done after the checkpoint, redone by the resumed run)."""
+    """Drop the records of steps after ``step``: done after the checkpoint a run resumes from (or, for a run
+    that starts afresh, e.g. killed before its first checkpoint, all of them), and redone now."""
     if not path.is_file():
         return
     kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
@@ -427,6 +427,8 @@ def setup(config: TrainConfig, dist: DistributedContext) -> TrainingRun:
     resume_path = _checkpoint_to_resume(config)
     if resume_path is not None:
         _restore(run, resume_path)
+    if dist.is_main:  # the log holds this run's steps only: none after the point it starts from
+        _trim_metrics(run.out / "metrics.jsonl", run.step)
     run.train_model = dist.wrap(model)
     if config.compile:
         run.train_model = torch.compile(run.train_model)

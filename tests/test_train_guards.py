@@ -136,3 +136,10 @@ def test_a_training_step_never_reads_a_value_back_to_the_host(monkeypatch):
         training_step(model, Neighbor2NeighborLoss(), optimizer, noisy, generator, 1.0, runtime, clip_grad_norm=0.5)
         average.update(model, step)
     assert calls == []
+
+
+def test_a_run_killed_before_its_first_checkpoint_restarts_with_a_clean_log(mosaic_dir, tmp_path):
+    tmp_path.joinpath("metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 9.0}) + "\n")  # the killed run's line
+    assert main(train_args(mosaic_dir, tmp_path, "--epochs", "1", "--steps-per-epoch", "2", "--resume", "auto")) == 0
+    steps = [json.loads(s)["step"] for s in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2]
