@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -50,10 +51,13 @@ def test_sigkill_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_p
     for k in range(4):
         np.save(data / f"m{k}.npy", rng.random((80, 96)).astype(np.float32))
     write_block_dir(blocks, n_blocks=2, size=64)
+    start = time.perf_counter()
     run(command(data, blocks, tmp_path / "straight"))
+    duration = time.perf_counter() - start
 
     killed = tmp_path / "killed"
-    delays = np.random.default_rng(1).uniform(2.0, 7.0, size=12)  # interpreter start-up is about 2 s
+    # Kills spread over the whole run on this machine (start-up included), whatever its speed.
+    delays = np.random.default_rng(1).uniform(0.35, 0.95, size=12) * duration
     finished, kills = False, 0
     for delay in delays:
         finished = run(command(data, blocks, killed), kill_after=float(delay))
