@@ -23,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import InputError
+
 PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
@@ -31,7 +33,7 @@ def check_pattern(pattern: str) -> str:
     """Return the canonical upper-case name of ``pattern`` or raise ``ValueError``."""
     name = str(pattern).upper()
     if name not in PATTERNS:
-        raise ValueError(f"unknown CFA pattern {pattern!r}; expected one of {', '.join(PATTERNS)}")
+        raise InputError(f"unknown CFA pattern {pattern!r}; expected one of {', '.join(PATTERNS)}")
     return name
 
 
@@ -56,11 +58,11 @@ def pattern_from_tile(tile) -> str:
     """
     codes = np.asarray(tile).reshape(-1).tolist()
     if len(codes) != 4:
-        raise ValueError(f"a CFA tile needs 4 entries, got {len(codes)}: {codes}")
+        raise InputError(f"a CFA tile needs 4 entries, got {len(codes)}: {codes}")
     try:
         name = "".join(COLOURS[int(c)] if int(c) >= 0 else "?" for c in codes)
     except IndexError:
-        raise ValueError(f"CFA tile {codes} has codes outside 0 (R), 1 (G), 2 (B)") from None
+        raise InputError(f"CFA tile {codes} has codes outside 0 (R), 1 (G), 2 (B)") from None
     return check_pattern(name)
 
 

@@ -13,3 +13,8 @@ class DataError(N2NError):
 
 class CheckpointError(N2NError):
     """A checkpoint is missing, truncated, or not an n2n_raw checkpoint."""
+
+
+class InputError(N2NError, ValueError):
+    """A value a user gives (a flag, a field of a file) that is not allowed; also a ValueError for callers
+    that use the library directly."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
+
 
 def _check(a: np.ndarray, b: np.ndarray) -> None:
     if a.shape != b.shape:
@@ -35,7 +37,9 @@ def ssim_uint8(reference: np.ndarray, estimate: np.ndarray) -> float:
 
     _check(reference, estimate)
     if min(reference.shape[:2]) < 11:
-        raise ValueError(f"SSIM needs sides of at least 11 pixels, got {reference.shape[:2]}")
+        raise InputError(
+            f"an image of {reference.shape[1]}×{reference.shape[0]} pixels: SSIM needs sides of at least 11 pixels"
+        )
     return float(
         structural_similarity(
             reference.astype(np.float64), estimate.astype(np.float64), channel_axis=2, data_range=255.0,
