@@ -14,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from n2n_raw.device import Runtime
 from n2n_raw.loss import Neighbor2NeighborLoss
-from n2n_raw.train import training_step
+from n2n_raw.steps import training_step
 
 from .common import fresh_model, has_native_bf16, noisy_batch, time_alternating
 

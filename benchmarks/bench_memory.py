@@ -15,7 +15,7 @@ import torch
 
 from n2n_raw.device import Runtime
 from n2n_raw.loss import Neighbor2NeighborLoss
-from n2n_raw.train import make_optimizer, training_step
+from n2n_raw.steps import make_optimizer, training_step
 from n2n_raw.train_config import TrainConfig
 
 from .common import fresh_model, noisy_batch, peak_tensor_bytes, row

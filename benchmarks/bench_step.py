@@ -3,7 +3,7 @@
 Variants, each with its own copy of the same initial weights, optimiser and generator, on the same batch:
 
 * ``official``: the paper code's step (mask sampler, fp32, NCHW, ``torch.optim.Adam``);
-* ``ours (default)``: :func:`n2n_raw.train.training_step` as ``TrainConfig()`` resolves it on this device;
+* ``ours (default)``: :func:`n2n_raw.steps.training_step` as ``TrainConfig()`` resolves it on this device;
 * the other fp32 memory layout, and ``ours bf16 channels_last``. On a CPU without native bf16 instructions
   the bf16 step is emulated and very slow, so it is timed once (after a warm-up step).
 
@@ -18,7 +18,7 @@ import torch
 
 from n2n_raw.device import Runtime
 from n2n_raw.loss import Neighbor2NeighborLoss
-from n2n_raw.train import make_optimizer, training_step
+from n2n_raw.steps import make_optimizer, training_step
 from n2n_raw.train_config import TrainConfig
 
 from .common import fmt_seconds, fresh_model, has_native_bf16, noisy_batch, row, time_alternating

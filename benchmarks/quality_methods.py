@@ -3,7 +3,7 @@
 Every learned method trains the same :class:`n2n_raw.model.UNet` from the same initial weights (seeded), on
 the same stream of crops (same captures, offsets and order for a given seed), with the same optimiser
 (Adam), the product's learning-rate schedule (:class:`n2n_raw.schedules.LrSchedule`) and the product's
-optimisation step (:func:`n2n_raw.train.optimisation_step`). Only the
+optimisation step (:func:`n2n_raw.steps.optimisation_step`). Only the
 loss differs:
 
 * ``n2c``: supervised, ``‖f(noisy_010) − clean‖²`` (the upper bound; the only method that reads GT);
@@ -38,7 +38,7 @@ from n2n_raw.metrics import block_metrics
 from n2n_raw.model import UNet
 from n2n_raw.sampler import draw_neighbor_pairs, fixed_pairs
 from n2n_raw.schedules import GammaSchedule, LrSchedule
-from n2n_raw.train import optimisation_step
+from n2n_raw.steps import optimisation_step
 
 TARGET_PATTERN = "RGGB"  # the pattern training crops are unified to (inference pads blocks to it)
 

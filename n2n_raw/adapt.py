@@ -4,7 +4,7 @@ Neighbor2Neighbor needs only noisy images, so the photo to be denoised is also t
 camera, ISO and scene. The photo is cut into crops exactly as ``prepare-raw`` cuts a user's photos (same
 levels, same CFA target as the model), one crop in ten is held out, and ``n2n-raw train --init`` runs for
 ``STEPS`` steps from the model's weights with a fresh optimiser. The held-out Neighbor2Neighbor loss of the
-model before and after (:func:`n2n_raw.train.holdout_score`, a score without clean images) is reported. The
+model before and after (:func:`n2n_raw.train_data.holdout_score`, a score without clean images) is reported. The
 crops and the adapted checkpoint live in a temporary folder beside the output and are removed afterwards.
 """
 
@@ -38,8 +38,9 @@ def adapt_to_photo(
     from .device import Runtime
     from .errors import DataError
     from .prepare_raw import PrepareRawConfig, prepare_raw
-    from .train import holdout_score, split_holdout, train
+    from .train import train
     from .train_config import TrainConfig
+    from .train_data import holdout_score, split_holdout
 
     start = time.perf_counter()
     info = read_checkpoint(checkpoint)

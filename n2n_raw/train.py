@@ -14,139 +14,33 @@ stops the run before a checkpoint is written (:class:`DivergenceGuard`), so the 
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import math
-import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .atomic import atomic_write_text, remove_stale_temporaries
 from .config import from_dict, to_dict
-from .data import EpochSampler, bayer_training_set, derive_seed
+from .data import EpochSampler, derive_seed
 from .device import Runtime
 from .distributed import DistributedContext
 from .errors import CheckpointError, N2NError
 from .loss import LossTerms, Neighbor2NeighborLoss
-from .model import UNet
 from .runlock import RunLock
 from .schedules import GammaSchedule, LrSchedule
+from .steps import DivergenceGuard, WeightAverage, make_optimizer, training_step
 from .train_config import TrainConfig
+from .train_data import initial_model, make_dataset, make_noise, make_validator, split_holdout, warn_small_subimages
 
 log = logging.getLogger("n2n_raw.train")
-
-
-class TrainingDiverged(N2NError):
-    """The loss is not finite or jumped by orders of magnitude; the run stopped before saving it."""
-
-
-def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
-    """Adam; on CUDA the fused kernel (one launch for all parameters, no temporaries), on CPU torch's default.
-
-    Same update rule as the official ``torch.optim.Adam(lr)``; only the implementation differs. (On CPU the
-    multi-tensor ``foreach`` variant allocates temporaries of the size of all parameters at once.)
-    """
-    fast = {"fused": True} if device.type == "cuda" else {}
-    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **fast)
-
-
-def optimisation_step(
-    loss_fn: Callable[[], Any],
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    runtime: Runtime,
-    clip_grad_norm: float = 0.0,
-) -> Any:
-    """Evaluate ``loss_fn()`` under the runtime's autocast, back-propagate, optionally clip, step.
-
-    ``loss_fn`` returns a scalar tensor or :class:`LossTerms` (whose ``total`` is minimised); the value is
-    returned as it came. Nothing here waits for the device: the values are read (``.item()``) only when a log
-    line is written. ``clip_grad_norm`` > 0 clips the global gradient norm first (not in the official code:
-    it bounds the update of a step whose gradient spikes at a high CPU-preset learning rate).
-    """
-    with runtime.autocast():
-        value = loss_fn()
-    optimizer.zero_grad(set_to_none=True)
-    (value.total if isinstance(value, LossTerms) else value).backward()
-    if clip_grad_norm > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-    optimizer.step()
-    return value
-
-
-def training_step(
-    model: torch.nn.Module,
-    criterion: Neighbor2NeighborLoss,
-    optimizer: torch.optim.Optimizer,
-    noisy: torch.Tensor,
-    generator: torch.Generator,
-    gamma: float,
-    runtime: Runtime,
-    clip_grad_norm: float = 0.0,
-) -> LossTerms:
-    """One Neighbor2Neighbor step on a batch ``noisy`` (N, C, H, W) already on the device."""
-    return optimisation_step(lambda: criterion(model, noisy, generator=generator, gamma=gamma), model, optimizer,
-                             runtime, clip_grad_norm)  # fmt: skip
-
-
-@dataclass
-class DivergenceGuard:
-    """Stops a run whose loss is not finite, or exceeds ``factor`` × the median of its recent logged values.
-
-    Checked on the values the loop reads anyway (log lines, and the last loss before a checkpoint), so it adds
-    no host-device synchronisation. Measured on the raw CPU preset in fp32 (benchmarks/README.md): healthy
-    runs never had a step loss above 7.1× the median of the 20 before it; the diverging one reached 16× at its
-    first spike and thousands within 30 steps. 20× therefore stops a divergence before the next checkpoint
-    and leaves healthy runs about 3× headroom.
-    """
-
-    factor: float = 20.0
-    window: int = 10
-    warm: int = 5
-    recent: list[float] = field(default_factory=list)
-
-    def check(self, step: int, loss: float) -> None:
-        if loss != loss or loss in (float("inf"), float("-inf")):
-            raise TrainingDiverged(
-                f"the loss is {loss} at step {step}: training diverged (lower --lr, or add --warmup-steps / --clip-grad-norm)"
-            )
-        if len(self.recent) >= self.warm:
-            median = statistics.median(self.recent)
-            if loss > self.factor * median:
-                raise TrainingDiverged(
-                    f"the loss jumped to {loss:.4g} at step {step}, {loss / median:.0f}× its recent median {median:.4g}: "
-                    "training diverged (lower --lr, or add --warmup-steps / --clip-grad-norm)"
-                )
-        self.recent = (self.recent + [loss])[-self.window :]
-
-
-class WeightAverage:
-    """An exponential moving average of a model's weights (a second model), updated after every step.
-
-    The decay ramps up as min(decay, (1 + t) / (10 + t)) at step t, so a short run's average is not dominated by
-    its random start. Not in the official code; ``--ema-decay 0`` (the default) turns it off. Updates are
-    device-side (``torch._foreach_lerp_``): no host synchronisation.
-    """
-
-    def __init__(self, model: torch.nn.Module, decay: float):
-        self.decay = decay
-        self.model = copy.deepcopy(model).eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module, step: int) -> None:
-        decay = min(self.decay, (1 + step) / (10 + step))
-        torch._foreach_lerp_(list(self.model.parameters()), [p.detach() for p in model.parameters()], 1.0 - decay)
 
 
 @dataclass
@@ -205,162 +99,6 @@ class TrainingRun:
         self.checkpoint_path = ckpt.save_checkpoint(self.out / "checkpoints", state)
 
 
-def warn_small_subimages(config: TrainConfig) -> None:
-    """Warn when the sub-images are smaller than 64²: the U-Net's 1/32 level is then 1×1 (or padding).
-
-    The network then learns global (whole-crop) features at its bottleneck that do not carry over to larger
-    images (benchmarks/README.md). The paper's 256² crops give 128² (sRGB) and 64² (packed raw) sub-images.
-    """
-    sub = config.crop // (4 if config.track == "raw" else 2)
-    if sub < 64:
-        log.warning("--crop %d gives %d² sub-images: the U-Net's 1/32 level is %s; models trained so generalise "
-                    "poorly to larger images (use --crop %d or more)", config.crop, sub,
-                    "1×1" if sub >= 32 else "padding", 256 if config.track == "raw" else 128)  # fmt: skip
-
-
-def make_dataset(config: TrainConfig):
-    """The training set of the track, and what inference must know of it."""
-    if config.track == "raw":
-        if not config.data:
-            raise N2NError(
-                "raw training needs --data (prepared crops or a folder of mosaics); `make train-sidd` prepares the demo set"
-            )
-        dataset = bayer_training_set(config.data, config.crop, config.augment, config.seed, config.data_pattern,
-                                     config.cfa_phase == "random", config.synthetic_noise, config.colour_augment)  # fmt: skip
-        return dataset, ckpt.TrainingData(dataset.pattern, config.cfa_phase)
-    from .srgb.data import srgb_training_set
-
-    return srgb_training_set(config), ckpt.TrainingData()
-
-
-def _initial_model(config: TrainConfig) -> UNet:
-    """A fresh U-Net, or with ``--init`` the weights and architecture of a trained one (fine-tuning)."""
-    if not config.init:
-        return UNet(config.model_config())
-    model, _ = ckpt.load_model(resolve_checkpoint(config.init))
-    if model.config.in_channels != config.channels:
-        raise CheckpointError(
-            f"{config.init}: a {model.config.in_channels}-channel model; the {config.track} track needs {config.channels}"
-        )
-    return model
-
-
-def resolve_checkpoint(name: str) -> str:
-    """A checkpoint path; ``pretrained`` is the model shipped with the package."""
-    if name == "pretrained":
-        from .pretrained import pretrained_path
-
-        return str(pretrained_path())
-    return name
-
-
-class Items(torch.utils.data.Dataset):
-    """The items ``indices`` of a dataset keyed by ``(epoch, index)``, renumbered 0…n−1."""
-
-    def __init__(self, dataset, indices: list[int]):
-        self.dataset, self.indices = dataset, indices
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, key):
-        epoch, index = key if isinstance(key, tuple) else (0, key)
-        return self.dataset[(epoch, self.indices[index])]
-
-
-def split_holdout(dataset, holdout: int):
-    """(training items, held-out items or None): the held-out items are spread evenly over the set."""
-    if holdout <= 0:
-        return dataset, None
-    n = len(dataset)
-    if holdout >= n:
-        raise N2NError(f"--holdout {holdout}: the training set has only {n} items")
-    held = sorted(set(np.linspace(0, n - 1, holdout).round().astype(int).tolist()))
-    kept = [i for i in range(n) if i not in set(held)]
-    return Items(dataset, kept), Items(dataset, held)
-
-
-def holdout_score(held_out, runtime: Runtime, seed: int) -> Callable[[torch.nn.Module], dict]:
-    """The Neighbor2Neighbor loss on held-out crops: a validation score that needs no clean image.
-
-    With y = x + n (n zero-mean, independent from pixel to pixel), g2(y) = g2(x) + g2(n), and g2(n) is
-    independent of f(g1(y)) (g1 and g2 never pick the same pixel), so
-
-        E‖f(g1(y)) − g2(y)‖² = E‖f(g1(y)) − g2(x)‖² + E‖g2(n)‖²:
-
-    the held-out reconstruction loss is the error against the clean neighbour plus the noise variance, which
-    does not depend on the model. Lower is better, and the difference between two models is the difference
-    of their errors against the clean neighbours. Crops, pairs and their order are fixed, so the values are
-    comparable across epochs and runs on the same held-out crops.
-    """
-    crops = torch.stack([held_out[(0, k)]["noisy"] for k in range(len(held_out))])
-    criterion = Neighbor2NeighborLoss()
-
-    def score(model: torch.nn.Module) -> dict:
-        total, regulariser = 0.0, 0.0
-        for start in range(0, len(crops), 4):
-            x = runtime.layout(crops[start : start + 4].to(runtime.device))
-            generator = torch.Generator(device=runtime.device).manual_seed(derive_seed(seed, start))
-            terms = criterion(model, x, generator=generator, gamma=1.0)
-            total += float(terms.reconstruction) * len(x)
-            regulariser += float(terms.regularizer) * len(x)
-        return {"holdout_loss": total / len(crops), "holdout_regularizer": regulariser / len(crops)}
-
-    return score
-
-
-def make_validator(
-    config: TrainConfig, data: ckpt.TrainingData, runtime: Runtime, held_out=None
-) -> Callable[[torch.nn.Module], dict] | None:
-    """The per-epoch validation for the track (and the held-out score), or None when there is nothing to do.
-
-    Raw blocks are fed to the network exactly as ``evaluate`` and ``submit`` feed them (same CFA target and
-    phase). The sRGB track validates on the embedded scikit-image photos when no folder is given.
-    """
-    if config.validate_every <= 0:
-        return None
-    blocks = _block_validator(config, data, runtime)
-    if held_out is None:
-        return blocks
-    score = holdout_score(held_out, replace(runtime, bf16=False), config.seed)
-    if blocks is None:
-        return score
-
-    def both(model: torch.nn.Module) -> dict:
-        return {**blocks(model), **score(model)}
-
-    if hasattr(blocks, "sheet"):
-        both.sheet = blocks.sheet
-    return both
-
-
-def _block_validator(
-    config: TrainConfig, data: ckpt.TrainingData, runtime: Runtime
-) -> Callable[[torch.nn.Module], dict] | None:
-    if not config.validation_dir and config.track != "srgb":
-        return None
-    if config.track == "raw":
-        from .evaluate import make_raw_validator
-        from .inference import InferenceSettings
-
-        settings = InferenceSettings.for_training(data, replace(runtime, bf16=False))
-        return make_raw_validator(config.validation_dir, config.validation_limit, settings)
-    from .srgb.protocol import make_srgb_validator
-
-    validate = make_srgb_validator(
-        config.validation_dir, limit=config.validation_limit, noise=config.noise, out_dir=config.out
-    )
-    return lambda model: validate(model, runtime.device)
-
-
-def make_noise(config: TrainConfig) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
-    if config.track != "srgb":
-        return None
-    from .srgb.noise import noise_model
-
-    return noise_model(config.noise)
-
-
 def _checkpoint_to_resume(config: TrainConfig) -> Path | None:
     if not config.resume:
         return None
@@ -408,7 +146,7 @@ def setup(config: TrainConfig, dist: DistributedContext) -> TrainingRun:
         raise N2NError(f"--batch-size {config.batch_size} is not divisible by {dist.world_size} processes")
     runtime = Runtime.resolve(dist.device, config.amp, config.channels_last)
     torch.manual_seed(config.seed)  # the initial weights, identical on every rank
-    model = runtime.prepare(_initial_model(config))
+    model = runtime.prepare(initial_model(config))
     if runtime.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed crop size: pick the fastest kernels once
     dataset, data = make_dataset(config)

@@ -1,4 +1,4 @@
-"""``n2n-raw train``: flags generated from :class:`n2n_raw.train.TrainConfig`."""
+"""``n2n-raw train``: flags generated from :class:`n2n_raw.train_config.TrainConfig`."""
 
 from __future__ import annotations
 

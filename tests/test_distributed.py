@@ -29,7 +29,8 @@ from n2n_raw.errors import N2NError
 from n2n_raw.loss import Neighbor2NeighborLoss
 from n2n_raw.model import UNet, UNetConfig
 from n2n_raw.sampler import NeighborPairs, draw_neighbor_pairs
-from n2n_raw.train import TrainConfig, train
+from n2n_raw.train import train
+from n2n_raw.train_config import TrainConfig
 
 WORLD = 2
 

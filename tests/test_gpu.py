@@ -18,7 +18,8 @@ from n2n_raw.device import Runtime
 from n2n_raw.loss import Neighbor2NeighborLoss
 from n2n_raw.model import UNet, UNetConfig
 from n2n_raw.sampler import draw_neighbor_pairs, pairs_from_choices, subsample
-from n2n_raw.train import make_optimizer, train, training_step
+from n2n_raw.steps import make_optimizer, training_step
+from n2n_raw.train import train
 from n2n_raw.train_config import TrainConfig
 
 pytestmark = pytest.mark.gpu

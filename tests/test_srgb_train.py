@@ -28,7 +28,7 @@ from n2n_raw.srgb.data import (
     srgb_training_set,
 )  # fmt: skip
 from n2n_raw.srgb.noise import parse_noise
-from n2n_raw.train import TrainConfig
+from n2n_raw.train_config import TrainConfig
 
 
 def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:

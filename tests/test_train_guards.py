@@ -16,7 +16,7 @@ from n2n_raw.cli import main
 from n2n_raw.model import UNet, UNetConfig
 from n2n_raw.runlock import RunLock
 from n2n_raw.schedules import LrSchedule
-from n2n_raw.train import DivergenceGuard, TrainingDiverged
+from n2n_raw.steps import DivergenceGuard, TrainingDiverged
 from n2n_raw.train_config import TrainConfig
 
 
@@ -112,7 +112,7 @@ def test_a_training_step_never_reads_a_value_back_to_the_host(monkeypatch):
     torch itself are not ours (CPU Adam reads its CPU step counter; CUDA uses the fused, device-side Adam)."""
     from n2n_raw.device import Runtime
     from n2n_raw.loss import Neighbor2NeighborLoss
-    from n2n_raw.train import WeightAverage, make_optimizer, training_step
+    from n2n_raw.steps import WeightAverage, make_optimizer, training_step
 
     torch.manual_seed(0)
     model = UNet(UNetConfig(width=8))

@@ -275,7 +275,7 @@ class RandomImageCrops(Dataset):
 
 
 def srgb_training_set(config) -> RandomImageCrops:
-    """The training set of a :class:`n2n_raw.train.TrainConfig`: ``config.data`` prepared, or embedded photos."""
+    """The training set of a :class:`n2n_raw.train_config.TrainConfig`: ``config.data`` prepared, or embedded photos."""
     if config.data:
         images = load_packed_images(config.data)
     else:
