@@ -37,9 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .bayer import check_pattern, pattern_from_tile
+from .bayer import check_pattern
 from .errors import DataError
 from .matfile import mat_format, read_mat
+from .sidd_metadata import TAG_CFA_PATTERN, TAG_NOISE_PROFILE, RawMetadata, read_metadata  # noqa: F401 - part of this module's interface
 
 log = logging.getLogger("n2n_raw.sidd")
 
@@ -56,7 +57,6 @@ BENCHMARK_NOISY = "BenchmarkNoisyBlocksRaw.mat"
 BENCHMARK_CLEAN_DEMO = "BenchmarkGtBlocksRaw_DEMO_ONLY.mat"  # exists only in the generated demo set
 BLOCKS_INFO = "blocks_info.json"
 SPLITS = {"validation": (VALIDATION_NOISY, VALIDATION_CLEAN), "benchmark": (BENCHMARK_NOISY, BENCHMARK_CLEAN_DEMO)}
-TAG_CFA_PATTERN, TAG_NOISE_PROFILE = 33422, 51041
 _FILE_NAME = re.compile(r"^(?:(\d{4})_)?(NOISY|GT|METADATA)_RAW_(\d{3})\.mat$", re.IGNORECASE)
 _INSTANCE_NAME = re.compile(r"^(\d{4})_(\d{3})_([A-Z0-9]{2})_(\d{5})_(\d{5})_(\d{4})_([LNH])$")
 
@@ -319,100 +319,6 @@ def _block_instances(
     if split == "validation" and not explicit:
         log.info("%s: assuming validation image i is benchmark instance i in sorted order (unconfirmed)", noisy_path)
     return [SceneInstance.parse(name) for name in benchmark_instances()]
-
-
-# Metadata (MATLAB imfinfo of the DNG, saved as a v5 struct)
-
-
-@dataclass(frozen=True)
-class RawMetadata:
-    """What n2n_raw uses from a ``METADATA_RAW`` file; fields are None where the file lacks them."""
-
-    cfa: str | None
-    black_level: tuple[float, ...] | None
-    white_level: float | None
-    iso: int | None
-    exposure_time: float | None
-    noise_profile: tuple[float, ...] | None  # (S, O) per plane: variance = S·x + O
-
-
-def _fields(struct) -> dict:
-    """A v5 struct (numpy.void record, a 1-element struct array or a cell holding one) as a dict."""
-    if isinstance(struct, np.ndarray) and struct.size >= 1 and (struct.dtype.names or struct.dtype == object):
-        return _fields(struct.reshape(-1)[0])
-    if isinstance(struct, np.void) and struct.dtype.names:
-        return {name: struct[name] for name in struct.dtype.names}
-    return {}
-
-
-def _elements(value) -> list:
-    """The struct records of a struct array or of a cell array of structs (SubIFDs, UnknownTags)."""
-    if not isinstance(value, np.ndarray):
-        return [value] if isinstance(value, np.void) and value.dtype.names else []
-    if value.dtype.names:
-        return list(value.reshape(-1))
-    if value.dtype == object:
-        return [rec for item in value.reshape(-1) for rec in _elements(item)]
-    return []
-
-
-def _ifds(top: dict) -> list[dict]:
-    """The top-level IFD, then every ``SubIFDs`` element, depth-first."""
-    out = [top]
-    for sub in _elements(top.get("SubIFDs")):
-        out.extend(_ifds(_fields(sub)))
-    return out
-
-
-def _tag(ifd: dict, tag_id: int):
-    for entry in _elements(ifd.get("UnknownTags")):
-        f = _fields(entry)
-        if "ID" in f and np.asarray(f["ID"]).size and int(np.asarray(f["ID"]).reshape(-1)[0]) == tag_id:
-            return np.asarray(f.get("Value")).reshape(-1)
-    return None
-
-
-def _number(value) -> float | None:
-    arr = np.asarray(value) if value is not None else np.zeros(0)
-    return float(arr.reshape(-1)[0]) if arr.size and np.issubdtype(arr.dtype, np.number) else None
-
-
-def read_metadata(path: str | os.PathLike) -> RawMetadata:
-    """Read a SIDD ``METADATA_RAW`` file; tags are found by ID in the top level and all ``SubIFDs``."""
-    path = Path(path)
-    top = _fields(read_mat(path, "metadata"))
-    if not top:
-        raise DataError(f"{path}: variable 'metadata' is not a struct")
-    ifds = _ifds(top)
-    # The raw IFD is the one carrying the CFA tag (the top level, or a SubIFD for the iPhone).
-    raw_ifd, cfa = top, None
-    for ifd in ifds:
-        tile = _tag(ifd, TAG_CFA_PATTERN)
-        if tile is not None:
-            try:
-                cfa = pattern_from_tile(tile)
-            except ValueError as exc:
-                raise DataError(f"{path}: bad CFAPattern tag 33422: {exc}") from None
-            raw_ifd = ifd
-            break
-    noise = next((v for v in (_tag(i, TAG_NOISE_PROFILE) for i in [raw_ifd, *ifds]) if v is not None), None)
-
-    def first(name: str, *places: dict):
-        for place in places:
-            if name in place and np.asarray(place[name]).size:
-                return place[name]
-        return None
-
-    camera = _fields(top.get("DigitalCamera")) if "DigitalCamera" in top else {}
-    black = first("BlackLevel", raw_ifd, top)
-    return RawMetadata(
-        cfa=cfa,
-        black_level=tuple(float(v) for v in np.asarray(black).reshape(-1)) if black is not None else None,
-        white_level=_number(first("WhiteLevel", raw_ifd, top)),
-        iso=None if (iso := _number(first("ISOSpeedRatings", top, camera, raw_ifd))) is None else int(iso),
-        exposure_time=_number(first("ExposureTime", top, camera, raw_ifd)),
-        noise_profile=tuple(float(v) for v in noise) if noise is not None else None,
-    )
 
 
 def image_cfa(image: MediumImage) -> str:
