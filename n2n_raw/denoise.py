@@ -113,6 +113,11 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig, network:
         log.warning("%s: the model moved a colour plane's mean by %.1f %% (%s): this photo is outside what it "
                     "learned; check the crops PNG, and fine-tune on the photo (--adapt 200) or the camera "
                     "(make train-own)", input_path, 100 * worst_shift, summary_line(fidelity))  # fmt: skip
+    side = (
+        write_side_by_side(out.with_name(f"{out.stem}_crops.png"), x, denoised, photo.pattern)
+        if config.side_by_side
+        else None
+    )
     if (he, we) != (h, w):  # an odd last row/column keeps its noisy values
         x[:he, :we] = denoised
         denoised = x
@@ -120,10 +125,7 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig, network:
     written = [write_dng(out, denormalise(denoised, photo), photo)]
     if preview is not None:
         written.append(write_preview(out, preview, config.preview_half_size))
-    if config.side_by_side:
-        written.append(
-            write_side_by_side(out.with_name(f"{out.stem}_crops.png"), normalise(photo), denoised, photo.pattern)
-        )
+    written += [side] if side is not None else []
     report = {"input": str(input_path), "checkpoint": str(config.checkpoint), "files": [str(p) for p in written],
               "size": [h, w], "pattern": photo.pattern, "black": photo.black.ravel().tolist(), "white": photo.white,
               "fidelity": fidelity, "fidelity_worst": worst([fidelity]),

@@ -55,10 +55,12 @@ def write_block_dir(folder: Path, n_blocks: int = 2, size: int = 32, sigma: floa
     return arrays
 
 
-def write_tiny_checkpoint(folder: Path, width: int = 8, seed: int = 0) -> Path:
-    """A randomly initialised packed-raw U-Net of small width, saved as ``<folder>/checkpoints/step_*.pt``."""
+def write_tiny_checkpoint(folder: Path, width: int = 8, seed: int = 0, init_scale: float = 0.1) -> Path:
+    """A randomly initialised packed-raw U-Net of small width, saved as ``<folder>/checkpoints/step_*.pt``.
+
+    ``init_scale=1`` gives full-scale weights, whose outputs are far from constant."""
     torch.manual_seed(seed)
-    config = UNetConfig(width=width)
+    config = UNetConfig(width=width, init_scale=init_scale)
     model = UNet(config)
     state = {"model": model.state_dict(), "model_config": config.to_dict(), "step": 0, "epoch": 1,
              "batch_in_epoch": 0, "optimizer": {}, "train_config": {}}  # fmt: skip

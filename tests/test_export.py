@@ -7,20 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from n2n_raw.checkpoint import save_checkpoint
+from n2n_raw.checkpoint import load_model
 from n2n_raw.cli import main
 from n2n_raw.inference import InferenceSettings, denoise_blocks
-from n2n_raw.model import UNet, UNetConfig
+from tests.eval_fixtures import write_tiny_checkpoint
 
 
 def test_onnx_export_equals_pytorch_on_a_2mp_mosaic_of_odd_block_count(tmp_path, capsys):
     ort = pytest.importorskip("onnxruntime", reason="the export extra is not installed")
-    torch.manual_seed(0)
-    config = UNetConfig(width=8, init_scale=1.0)  # full-scale weights: outputs far from constant
-    model = UNet(config)
-    state = {"model": model.state_dict(), "model_config": config.to_dict(), "step": 0, "epoch": 1, "batch_in_epoch": 0,
-             "optimizer": {}, "train_config": {}}  # fmt: skip
-    ckpt = save_checkpoint(tmp_path / "checkpoints", state)
+    ckpt = write_tiny_checkpoint(tmp_path, seed=0, init_scale=1.0)  # full-scale weights: outputs far from constant
+    model, _ = load_model(ckpt)
     out = tmp_path / "model.onnx"
     assert main(["export", str(ckpt), "--out", str(out), "--pattern", "GRBG", "--test-size", "1056"]) == 0
     assert "largest difference from PyTorch" in capsys.readouterr().out
@@ -33,12 +29,8 @@ def test_onnx_export_equals_pytorch_on_a_2mp_mosaic_of_odd_block_count(tmp_path,
 
 
 def test_pt2_export_runs_without_the_package_code_at_another_size(tmp_path):
-    torch.manual_seed(1)
-    config = UNetConfig(width=8, init_scale=1.0)
-    model = UNet(config)
-    state = {"model": model.state_dict(), "model_config": config.to_dict(), "step": 0, "epoch": 1, "batch_in_epoch": 0,
-             "optimizer": {}, "train_config": {}}  # fmt: skip
-    ckpt = save_checkpoint(tmp_path / "checkpoints", state)
+    ckpt = write_tiny_checkpoint(tmp_path, seed=1, init_scale=1.0)  # full-scale weights: outputs far from constant
+    model, _ = load_model(ckpt)
     out = tmp_path / "model.pt2"
     assert (
         main(["export", str(ckpt), "--format", "pt2", "--out", str(out), "--pattern", "BGGR", "--test-size", "96"]) == 0
