@@ -70,7 +70,11 @@ train-sidd: data-sidd  ## train on SIDD raw (demo set unless SIDD_ROOT; ~9 min o
 # bottleneck) of the embedded photos, lr 1e-3 halved at 50%/75%, the official γ ramp, one validation at the end
 # (4 min 40 s and +4.7 dB over the noisy input on 2 bf16-capable cores; about 4× longer in fp32). The paper's recipe:
 # `make train-srgb SRGB_ARGS= TRAIN_ARGS="--data data/imagenet-val --validation-dir data/validation"`.
-SRGB_ARGS ?= --crop 128 --batch-size 4 --epochs 12 --steps-per-epoch 100 --lr 1e-3 --lr-milestones 50 75 --num-workers 0 --validate-every 12 --log-every 100
+SRGB_ARGS ?= --crop 128 --batch-size 4 --epochs 12 --steps-per-epoch 100 --lr 1e-3 --lr-milestones 50 75 --warmup-steps 100 \
+  --clip-grad-norm 0.5 --num-workers 0 --validate-every 12 --log-every 100
+print-srgb-args:  ## the sRGB preset's flags (benchmarks/srgb_seeds.sh runs them over seeds)
+	@echo $(SRGB_ARGS)
+
 train-srgb:  ## train on the synthetic sRGB track (embedded photos; a ~10-minute CPU demo by default)
 	$(N2N) train --track srgb --out runs/srgb $(SRGB_ARGS) $(TRAIN_ARGS)
 
@@ -90,11 +94,13 @@ denoise-own:  ## denoise every raw photo in PHOTOS with the train-own model (or 
 	$(N2N) denoise $(PHOTOS) --checkpoint $(or $(OWN_CKPT),$(OWN)/checkpoints/latest.pt) $(DENOISE_ARGS)
 
 # The shipped model (n2n_raw/resources/pretrained_raw.pt, model card beside it): clean demo crops with SIDD-calibrated
-# noise drawn afresh every step, colour/exposure augmentation, lr 5e-4 with a 500-step warm-up and cosine decay,
-# gradient clipping, a weight average; 12,000 steps (resumable: run it again after an interruption).
-PRETRAINED_ARGS ?= --synthetic-noise sidd --colour-augment --epochs 12 --steps-per-epoch 1000 --crop 256 --batch-size 4 \
-  --lr 5e-4 --lr-schedule cosine --warmup-steps 500 --clip-grad-norm 0.5 --ema-decay 0.999 --validation-limit 64 \
-  --num-workers 1 --log-every 100 --seed 0
+# noise drawn afresh every step (clipped at black for half the crops, as SIDD's files; kept below black for the
+# others, as a camera raw), colour/exposure augmentation, the U-Net with an identity path (output = input + network:
+# keeps the colour of a photo; lr 1e-3 collapsed it to the identity), lr 3e-4 with a 500-step warm-up and cosine
+# decay, gradient clipping, a weight average; 16,000 steps (resumable: run it again after an interruption).
+PRETRAINED_ARGS ?= --synthetic-noise sidd --colour-augment --noise-below-black mix --residual --epochs 16 \
+  --steps-per-epoch 1000 --crop 256 --batch-size 4 --lr 3e-4 --lr-schedule cosine --warmup-steps 500 --clip-grad-norm 0.5 \
+  --ema-decay 0.999 --validation-limit 64 --num-workers 1 --log-every 100 --seed 0
 pretrained: data-demo  ## train the shipped model from scratch and write it into the package (hours on 2 CPU cores)
 	$(N2N) prepare-sidd --sidd-root $(DATA)/sidd-mini/SIDD_Medium_Raw --out $(DATA)/prepared/sidd-mini-gt --kind GT --frames 010
 	$(N2N) train --track raw --data $(DATA)/prepared/sidd-mini-gt --validation-dir $(DATA)/sidd-mini --out runs/pretrained \

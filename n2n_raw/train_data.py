@@ -43,7 +43,8 @@ def make_dataset(config: TrainConfig):
                 "raw training needs --data (prepared crops or a folder of mosaics); `make train-sidd` prepares the demo set"
             )
         dataset = bayer_training_set(config.data, config.crop, config.augment, config.seed, config.data_pattern,
-                                     config.cfa_phase == "random", config.synthetic_noise, config.colour_augment)  # fmt: skip
+                                     config.cfa_phase == "random", config.synthetic_noise, config.colour_augment,
+                                     config.noise_below_black)  # fmt: skip
         return dataset, ckpt.TrainingData(dataset.pattern, config.cfa_phase)
     from .srgb.data import srgb_training_set
 

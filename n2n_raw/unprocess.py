@@ -85,9 +85,20 @@ def colour_map(pattern: str, h: int, w: int) -> np.ndarray:
 
 
 def add_sidd_noise(
-    clean: np.ndarray, pattern: str, nlf: dict[str, tuple[float, float]], rng: np.random.Generator, levels: int = LEVELS
+    clean: np.ndarray,
+    pattern: str,
+    nlf: dict[str, tuple[float, float]],
+    rng: np.random.Generator,
+    levels: int = LEVELS,
+    clip_black: bool = True,
 ) -> np.ndarray:
-    """Noisy float32 mosaic: variance ``beta1[c]·x + beta2[c]`` per CFA colour c, quantised, clipped."""
+    """Noisy float32 mosaic: variance ``beta1[c]·x + beta2[c]`` per CFA colour c, quantised, clipped.
+
+    ``clip_black=True`` clips at 0 as SIDD's files are. ``False`` keeps the values below black, as a camera raw
+    with its black level subtracted has them (:mod:`n2n_raw.rawphoto` keeps them too): then the noise of a dark
+    pixel is zero-mean and a model trained on it learns no upward bias in the shadows. White stays clipped (the
+    sensor saturates).
+    """
     colours = colour_map(pattern, *clean.shape)
     beta1 = np.array([nlf[c][0] for c in "rgb"])[colours]
     beta2 = np.array([nlf[c][1] for c in "rgb"])[colours]
@@ -95,4 +106,4 @@ def add_sidd_noise(
     shot = beta1 * rng.poisson(x / beta1)  # mean x, variance beta1·x
     read = rng.normal(0.0, 1.0, size=x.shape) * np.sqrt(beta2)
     noisy = np.round((shot + read) * levels) / levels
-    return np.clip(noisy, 0.0, 1.0).astype(np.float32)
+    return np.clip(noisy, 0.0 if clip_black else None, 1.0).astype(np.float32)

@@ -1,0 +1,61 @@
+"""Synthetic SIDD noise for clean training crops: what happens below black, and the per-crop draws.
+
+A camera raw with its black level subtracted keeps values below 0 (n2n_raw.rawphoto does not clip them), so
+its noise is zero-mean in the shadows; SIDD's files are clipped at 0, which lifts a dark pixel's mean by
+E[max(n, 0)] = σ/√(2π) for n ~ N(0, σ²). The training noise must be able to be either."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from n2n_raw.data import SyntheticNoiseCrops
+from n2n_raw.errors import N2NError
+from n2n_raw.train_config import TrainConfig
+from n2n_raw.unprocess import add_sidd_noise
+
+READ_ONLY = {"r": (1e-9, 1e-4), "g": (1e-9, 1e-4), "b": (1e-9, 1e-4)}  # σ = 0.01, no shot noise
+
+
+def test_values_below_black_are_kept_zero_mean_or_clipped_with_the_half_normal_bias():
+    clean = np.zeros((600, 600), np.float32)
+    kept = add_sidd_noise(clean, "RGGB", READ_ONLY, np.random.default_rng(0), clip_black=False)
+    clipped = add_sidd_noise(clean, "RGGB", READ_ONLY, np.random.default_rng(0))
+    sigma = 0.01
+    assert kept.min() < -3 * sigma and clipped.min() == 0.0
+    assert abs(kept.mean()) < 4 * sigma / 600  # zero-mean: 4 standard errors
+    # Hand-worked: the clipped mean of N(0, σ²) is σ/√(2π) = 0.003989 (quantisation to 1/1023 moves it < 2 %).
+    assert clipped.mean() == pytest.approx(sigma / math.sqrt(2 * math.pi), rel=0.02)
+    np.testing.assert_array_equal(np.maximum(kept, 0), clipped)  # same draws: clipping is the only difference
+    white = add_sidd_noise(np.ones((64, 64), np.float32), "RGGB", READ_ONLY, np.random.default_rng(0), clip_black=False)
+    assert white.max() == 1.0  # the sensor still saturates
+
+
+def _crops(below_black: str, colour_augment: bool = False) -> SyntheticNoiseCrops:
+    rng = np.random.default_rng(1)
+    mosaics = rng.uniform(0.0, 0.02, size=(3, 64, 64)).astype(np.float32)  # dark scenes
+    return SyntheticNoiseCrops(mosaics, [READ_ONLY] * 3, crop=32, seed=5, colour_augment=colour_augment,
+                               below_black=below_black)  # fmt: skip
+
+
+def test_keep_clip_and_mix_per_crop():
+    minima = {}
+    for mode in ("keep", "clip", "mix"):
+        crops = _crops(mode)
+        minima[mode] = [float(crops[(epoch, i)]["noisy"].min()) for epoch in range(4) for i in range(3)]
+    assert all(m < 0 for m in minima["keep"]) and all(m == 0 for m in minima["clip"])
+    assert any(m < 0 for m in minima["mix"]) and any(m == 0 for m in minima["mix"])
+    for mode in ("keep", "mix"):  # a pure function of (seed, epoch, index)
+        np.testing.assert_array_equal(_crops(mode, True)[(2, 1)]["noisy"], _crops(mode, True)[(2, 1)]["noisy"])
+    with pytest.raises(ValueError, match="below_black"):
+        _crops("zero")
+
+
+def test_the_flag_needs_synthetic_noise():
+    with pytest.raises(N2NError, match="noise-below-black"):
+        TrainConfig(noise_below_black="keep")
+    with pytest.raises(N2NError, match="noise-below-black|noise_below_black"):
+        TrainConfig(synthetic_noise="sidd", noise_below_black="sometimes")
+    assert TrainConfig(synthetic_noise="sidd", noise_below_black="mix").noise_below_black == "mix"
