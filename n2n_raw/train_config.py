@@ -161,7 +161,11 @@ class TrainConfig:
         need(self.clip_grad_norm >= 0, "clip-grad-norm", "must be 0 (off) or positive")
         need(0 <= self.ema_decay < 1, "ema-decay", "must be in [0, 1)")
         need(not self.colour_augment or self.synthetic_noise != "off", "colour-augment", "needs --synthetic-noise sidd")
-        need(self.noise_below_black == "clip" or self.synthetic_noise != "off", "noise-below-black", "needs --synthetic-noise sidd")
+        need(
+            self.noise_below_black == "clip" or self.synthetic_noise != "off",
+            "noise-below-black",
+            "needs --synthetic-noise sidd",
+        )
         need(self.gamma >= 0 and self.increase_ratio >= 0, "gamma", "γ and --increase-ratio must be 0 or more")
         need(all(m >= 0 for m in self.lr_milestones), "lr-milestones", "must be epochs ≥ 0 of a 100-epoch run")
         need(self.data_pattern.upper() in PATTERNS, "data-pattern", f"choose one of {', '.join(PATTERNS)}")
