@@ -9,7 +9,9 @@ Variants, each with its own copy of the same initial weights, optimiser and gene
 
 The profiler's table of one of our steps (where the time goes) is kept in the JSON and the README.
 
-Each time is also given as a fraction of the FLOP-bound limit (:mod:`benchmarks.bench_flops`).
+Each time is also given as a fraction of the FLOP-bound limit *of the precision it runs in*
+(:mod:`benchmarks.bench_flops`): fp32 steps against the fastest fp32 convolution layout, bf16 steps against the
+bf16 convolution, so that a bf16 step is never flattered by the slower fp32 limit.
 """
 
 from __future__ import annotations
@@ -55,7 +57,17 @@ def profile_step(device: torch.device, noisy: torch.Tensor, channels_last: bool,
     return prof.key_averages().table(sort_by=sort, row_limit=rows)
 
 
-def run(device: torch.device, quick: bool = False, step_flops: int = 0, conv_gflops: float = 0.0) -> dict:
+def flop_limits(step_flops: int, conv_gflops: dict[str, float]) -> dict[str, float]:
+    """Seconds per step if every FLOP ran at the dominant convolution's rate, per precision (``fp32``, ``bf16``)."""
+    limits = {}
+    for precision in ("fp32", "bf16"):
+        rates = [v for k, v in conv_gflops.items() if k.endswith(precision) and v > 0]
+        if step_flops and rates:
+            limits[precision] = step_flops / (max(rates) * 1e9)
+    return limits
+
+
+def run(device: torch.device, quick: bool = False, step_flops: int = 0, conv_gflops: dict | None = None) -> dict:
     crop = 64 if quick else 256
     noisy = noisy_batch(4, crop, device)
     default = TrainConfig()
@@ -72,15 +84,19 @@ def run(device: torch.device, quick: bool = False, step_flops: int = 0, conv_gfl
         bf16 = {"ours bf16 channels_last": _ours(device, noisy, True, True)}
         timings.update(time_alternating(bf16, repeats=1 if slow else repeats, warmup=1, device=device))
     t_ref = timings["official"].median
-    limit = step_flops / (conv_gflops * 1e9) if step_flops and conv_gflops else 0.0
+    limits = flop_limits(step_flops, conv_gflops or {})
     rows = []
     for name, t in timings.items():
         if name == "official":
             continue
         is_bf16 = "bf16" in name or (name == "ours (default)" and amp)
         note = f"channels_last={cl}, bf16={amp}; " if name == "ours (default)" else ""
+        limit = limits.get("bf16" if is_bf16 else "fp32", 0.0)
         if limit:
-            note += f"{limit / t.median:.0%} of FLOP limit (official {limit / t_ref:.0%})"
+            precision = "bf16" if is_bf16 else "fp32"
+            note += f"{limit / t.median:.0%} of the {precision} FLOP limit"
+            if "fp32" in limits:
+                note += f" (official fp32: {limits['fp32'] / t_ref:.0%} of the fp32 limit)"
         if name == "ours bf16 channels_last" and slow:
             note += "; no native bf16 on this device: emulated, timed once"
         rows.append(row(f"training step, {name}", fmt_seconds(t.median), fmt_seconds(t_ref), t_ref / t.median,
@@ -88,7 +104,7 @@ def run(device: torch.device, quick: bool = False, step_flops: int = 0, conv_gfl
     return {
         "defaults": {"channels_last": cl, "amp": amp},
         "crop_raw": crop,
-        "flop_limit_s": limit,
+        "flop_limit_s": limits,
         "timings": {k: v.samples for k, v in timings.items()},
         "step_seconds": timings["ours (default)"].median,
         "profile": profile_step(device, noisy, cl, amp),

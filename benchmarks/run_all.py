@@ -83,9 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             result = {"step_flops": bench_flops.step_flops(4, crop, device), "conv_gflops": conv, "rows": []}
         elif name == "step":
             flops = results.get("flops", {})
-            result = bench_step.run(
-                device, args.quick, flops.get("step_flops", 0), flops.get("conv_gflops", {}).get("nchw_fp32", 0.0)
-            )
+            result = bench_step.run(device, args.quick, flops.get("step_flops", 0), flops.get("conv_gflops", {}))
         elif name == "loader":
             result = bench_loader.run(device, args.quick, results.get("step", {}).get("step_seconds", 0.0))
         else:
@@ -100,9 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     if "flops" in results:
         f = results["flops"]
         conv = ", ".join(f"{k} {v:.1f}" for k, v in f["conv_gflops"].items())
-        rows.insert(0, {"benchmark": "FLOP-bound limit (fp32 NCHW)", "ours": f"{f['step_flops'] / 1e9:.1f} GFLOP/step",
+        limits = bench_step.flop_limits(f["step_flops"], f["conv_gflops"])
+        note = ", ".join(f"{p} limit {s:.3f} s/step" for p, s in limits.items())
+        rows.insert(0, {"benchmark": "FLOP-bound limit per precision", "ours": f"{f['step_flops'] / 1e9:.1f} GFLOP/step",
                         "reference": f"conv GFLOP/s: {conv}", "ratio": 1.0, "target": None, "met": None,
-                        "note": f"limit {f['step_flops'] / f['conv_gflops']['nchw_fp32'] / 1e9:.2f} s/step"})  # fmt: skip
+                        "note": note})  # fmt: skip
     table = markdown_table(rows)
     info = machine()
     profile = results.get("step", {}).get("profile", "")

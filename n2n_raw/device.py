@@ -6,7 +6,7 @@ the channels_last memory layout. Every command resolves its ``--device``, ``--am
 
 * ``--device auto``: CUDA if available, else the CPU.
 * ``--amp auto``: bf16 autocast where bf16 is native and trains correctly (CUDA GPUs that support it; CPUs
-  with AMX, :func:`native_bf16`), fp32 elsewhere. ``bf16`` forces it, ``off`` is fp32. Under autocast the
+  with AMX; for inference also CPUs with AVX-512 BF16, :func:`native_bf16`), fp32 elsewhere. ``bf16`` forces it, ``off`` is fp32. Under autocast the
   network's output layer and the loss stay fp32 (:class:`n2n_raw.model.UNet`,
   :class:`n2n_raw.loss.Neighbor2NeighborLoss`). Training defaults to ``auto``; inference defaults to ``off``
   because bf16 rounding is visible near the 50 dB of the cleanest SIDD blocks.
@@ -55,26 +55,29 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def native_bf16(device: torch.device | str) -> bool:
-    """Whether ``--amp auto`` uses bf16 on ``device``: CUDA GPUs that support bf16, and CPUs with AMX.
+def native_bf16(device: torch.device | str, training: bool = True) -> bool:
+    """Whether ``--amp auto`` uses bf16 on ``device``: CUDA GPUs that support bf16, CPUs with AMX, and for
+    inference (``training=False``) also CPUs with AVX-512 BF16.
 
     CPUs with AVX-512 BF16 but no AMX (AMD EPYC) run bf16 convolutions natively too, about 2.2× faster than
     fp32, but there the sRGB CPU preset trained to +0.28 and −2.01 dB over the noisy input in bf16 (two seeds)
     against +4.16 dB in fp32, with a colour cast (benchmarks/README.md): a speed-up that costs convergence is
-    not one, so ``auto`` stays fp32 there (``--amp bf16`` still forces it). On CPUs without either, bf16 is
-    emulated and several times *slower* than fp32.
+    not one, so ``auto`` trains in fp32 there (``--amp bf16`` still forces it). Inference has no convergence to
+    lose, and its cost is measured (benchmarks/README.md, the bf16 body with the fp32 output layer): there
+    ``auto`` is bf16 on both CPU kinds. On CPUs without either, bf16 is emulated and several times *slower*.
     """
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and "amx_bf16" in cpu_flags()
+    wanted = {"amx_bf16"} if training else {"amx_bf16", "avx512_bf16"}
+    return device.type == "cpu" and bool(cpu_flags() & wanted)
 
 
-def use_bf16(amp: AmpFlag, device: torch.device) -> bool:
-    """``--amp``: ``bf16`` → on, ``off`` → off, ``auto`` → on where bf16 is native."""
+def use_bf16(amp: AmpFlag, device: torch.device, training: bool = True) -> bool:
+    """``--amp``: ``bf16`` → on, ``off`` → off, ``auto`` → on where bf16 is native (for training, or inference)."""
     if amp not in ("auto", "bf16", "off"):
         raise N2NError(f"--amp {amp!r}: choose auto, bf16 or off")
-    return amp == "bf16" or (amp == "auto" and native_bf16(device))
+    return amp == "bf16" or (amp == "auto" and native_bf16(device, training))
 
 
 def use_channels_last(value: LayoutFlag, device: torch.device) -> bool:
@@ -94,11 +97,15 @@ class Runtime:
 
     @classmethod
     def resolve(
-        cls, device: str | torch.device = "auto", amp: AmpFlag = "auto", channels_last: LayoutFlag = "auto"
+        cls,
+        device: str | torch.device = "auto",
+        amp: AmpFlag = "auto",
+        channels_last: LayoutFlag = "auto",
+        training: bool = True,
     ) -> Runtime:
-        """The runtime the three command-line flags ask for on this machine."""
+        """The runtime the three command-line flags ask for on this machine, for training or for inference."""
         dev = device if isinstance(device, torch.device) else pick_device(device)
-        return cls(dev, use_bf16(amp, dev), use_channels_last(channels_last, dev))
+        return cls(dev, use_bf16(amp, dev, training), use_channels_last(channels_last, dev))
 
     def autocast(self) -> AbstractContextManager:
         """bf16 autocast on this device when ``bf16`` is on, else a no-op."""

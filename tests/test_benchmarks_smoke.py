@@ -29,3 +29,13 @@ def test_every_benchmark_runs_in_quick_mode(tmp_path):
         assert result["machine"]["torch"]
         for row in result["rows"]:
             assert math.isfinite(row["ratio"]) and row["ratio"] > 0, row
+
+
+def test_each_precision_has_its_own_flop_limit():
+    from benchmarks.bench_step import flop_limits
+
+    conv = {"nchw_fp32": 100.0, "channels_last_fp32": 200.0, "channels_last_bf16": 400.0}
+    # Hand-worked: 1e12 FLOPs at the best fp32 rate (200 GFLOP/s) is 5 s; at the bf16 rate (400 GFLOP/s) 2.5 s.
+    assert flop_limits(10**12, conv) == {"fp32": 5.0, "bf16": 2.5}
+    assert flop_limits(10**12, {"nchw_fp32": 100.0}) == {"fp32": 10.0}  # no native bf16: no bf16 limit
+    assert flop_limits(0, conv) == {}
