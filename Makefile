@@ -70,8 +70,8 @@ train-sidd: data-sidd  ## train on SIDD raw (demo set unless SIDD_ROOT; ~9 min o
 # bottleneck) of the embedded photos, lr 1e-3 halved at 50%/75%, the official γ ramp, one validation at the end
 # (4 min 40 s and +4.7 dB over the noisy input on 2 bf16-capable cores; about 4× longer in fp32). The paper's recipe:
 # `make train-srgb SRGB_ARGS= TRAIN_ARGS="--data data/imagenet-val --validation-dir data/validation"`.
-SRGB_ARGS ?= --crop 128 --batch-size 4 --epochs 12 --steps-per-epoch 100 --lr 1e-3 --lr-milestones 50 75 --warmup-steps 100 \
-  --clip-grad-norm 0.5 --num-workers 0 --validate-every 12 --log-every 100
+SRGB_ARGS ?= --crop 128 --batch-size 4 --epochs 12 --steps-per-epoch 100 --residual --lr 3e-4 --lr-milestones 50 75 \
+  --warmup-steps 100 --clip-grad-norm 0.5 --num-workers 0 --validate-every 12 --log-every 100
 print-srgb-args:  ## the sRGB preset's flags (benchmarks/srgb_seeds.sh runs them over seeds)
 	@echo $(SRGB_ARGS)
 
@@ -93,19 +93,25 @@ denoise-own:  ## denoise every raw photo in PHOTOS with the train-own model (or 
 	@test -n "$(PHOTOS)" || { echo "make denoise-own PHOTOS=/path/to/raw/photos"; exit 2; }
 	$(N2N) denoise $(PHOTOS) --checkpoint $(or $(OWN_CKPT),$(OWN)/checkpoints/latest.pt) $(DENOISE_ARGS)
 
-# The shipped model (n2n_raw/resources/pretrained_raw.pt, model card beside it): clean demo crops with SIDD-calibrated
-# noise drawn afresh every step (clipped at black for half the crops, as SIDD's files; kept below black for the
-# others, as a camera raw), colour/exposure augmentation, the U-Net with an identity path (output = input + network:
-# keeps the colour of a photo; lr 1e-3 collapsed it to the identity), lr 3e-4 with a 500-step warm-up and cosine
-# decay, gradient clipping, a weight average; 16,000 steps (resumable: run it again after an interruption).
-PRETRAINED_ARGS ?= --synthetic-noise sidd --colour-augment --noise-below-black mix --residual --epochs 16 \
-  --steps-per-epoch 1000 --crop 256 --batch-size 4 --lr 3e-4 --lr-schedule cosine --warmup-steps 500 --clip-grad-norm 0.5 \
-  --ema-decay 0.999 --validation-limit 64 --num-workers 1 --log-every 100 --seed 0
+# The shipped model (n2n_raw/resources/pretrained_raw.pt, model card beside it), in two stages, both resumable (run
+# `make pretrained` again after an interruption):
+# 1. 12,000 steps from scratch: clean demo crops with SIDD-calibrated noise drawn afresh every step, narrow
+#    colour/exposure augmentation, lr 5e-4 with a 500-step warm-up and cosine decay, gradient clipping, a weight average;
+# 2. 8,000 steps fine-tuning stage 1 on harder data: wide colour/exposure augmentation (strong illuminants, very
+#    dark crops) and noise kept below black for half the crops (as a camera raw has it), lr 2e-4.
+PRETRAINED_ARGS ?= --synthetic-noise sidd --colour-augment --epochs 12 --steps-per-epoch 1000 --crop 256 --batch-size 4 \
+  --lr 5e-4 --lr-schedule cosine --warmup-steps 500 --clip-grad-norm 0.5 --ema-decay 0.999 --validation-limit 64 \
+  --num-workers 1 --log-every 100 --seed 0
+PRETRAINED_FT_ARGS ?= --synthetic-noise sidd --colour-augment --colour-range wide --noise-below-black mix --epochs 8 \
+  --steps-per-epoch 1000 --crop 256 --batch-size 4 --lr 2e-4 --lr-schedule cosine --warmup-steps 200 --clip-grad-norm 0.5 \
+  --ema-decay 0.999 --validation-limit 64 --num-workers 1 --log-every 100 --seed 1
 pretrained: data-demo  ## train the shipped model from scratch and write it into the package (hours on 2 CPU cores)
 	$(N2N) prepare-sidd --sidd-root $(DATA)/sidd-mini/SIDD_Medium_Raw --out $(DATA)/prepared/sidd-mini-gt --kind GT --frames 010
 	$(N2N) train --track raw --data $(DATA)/prepared/sidd-mini-gt --validation-dir $(DATA)/sidd-mini --out runs/pretrained \
 	  $(PRETRAINED_ARGS) --resume auto
-	$(BIN)/python -m n2n_raw.pretrained runs/pretrained/checkpoints/latest.pt
+	$(N2N) train --track raw --data $(DATA)/prepared/sidd-mini-gt --validation-dir $(DATA)/sidd-mini --out runs/pretrained-ft \
+	  --init runs/pretrained/checkpoints/latest.pt $(PRETRAINED_FT_ARGS) --resume auto
+	$(BIN)/python -m n2n_raw.pretrained runs/pretrained-ft/checkpoints/latest.pt
 
 eval:  ## raw validation PSNR/SSIM of CKPT on the validation blocks (EVAL_ARGS=--ensemble, --limit N, ...)
 	$(N2N) evaluate --checkpoint $(CKPT) --blocks-dir $(BLOCKS_DIR) --out $(RUN)/eval $(EVAL_ARGS)

@@ -116,10 +116,10 @@ class SyntheticNoiseCrops(RandomBayerCrops):
     sees the clean image, through fresh noise at every epoch, as the official sRGB training does.
 
     ``colour_augment`` first multiplies the clean crop by a random exposure and random R and B gains relative
-    to G (2^U(−3, 2) each: from a green light's B/G of 0.15 to a red light's R/G of 4), so the network also
-    meets strongly coloured illuminants. The exposure is 2^U(−2, 0.5) for half the items and 2^U(−8, −2) for
-    the others: very dark photos, where most of the signal is below the noise, are where a model that has not
-    met them moves the level most.
+    to G. ``colour_range="narrow"``: exposure 2^U(−2, 0.5), gains 2^U(−1.5, 1). ``"wide"``: gains 2^U(−3, 2)
+    (from a green light's B/G of 0.15 to a red light's R/G of 4), exposure 2^U(−2, 0.5) for half the items and
+    2^U(−8, −2) for the others: very dark photos, where most of the signal is below the noise, are where a
+    model that has not met them moves the level most.
 
     ``below_black`` is what the noise does below 0: ``clip`` as SIDD's files (and the demo set), ``keep`` as a
     camera raw with its black level subtracted, ``mix`` either, drawn per item, so one model serves both
@@ -128,7 +128,8 @@ class SyntheticNoiseCrops(RandomBayerCrops):
     """
 
     def __init__(self, mosaics, nlfs: Sequence[dict[str, tuple[float, float]]], crop: int = 256, pattern: str = "RGGB",
-                 augment: bool = False, seed: int = 0, colour_augment: bool = False, below_black: str = "clip"):  # fmt: skip
+                 augment: bool = False, seed: int = 0, colour_augment: bool = False, below_black: str = "clip",
+                 colour_range: str = "narrow"):  # fmt: skip
         super().__init__(mosaics, crop, pattern, augment, seed, random_phase=False)
         if len(nlfs) != len(mosaics):
             raise ValueError(f"{len(mosaics)} clean crops but {len(nlfs)} noise level functions")
@@ -137,6 +138,7 @@ class SyntheticNoiseCrops(RandomBayerCrops):
         self.nlfs = list(nlfs)
         self.colour_augment = colour_augment
         self.below_black = below_black
+        self.wide = {"narrow": False, "wide": True}[colour_range]
 
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
         from .unprocess import add_sidd_noise
@@ -145,8 +147,12 @@ class SyntheticNoiseCrops(RandomBayerCrops):
         index = key[1] if isinstance(key, tuple) else key
         if self.colour_augment:
             clean = clean.copy()  # the crop may be a view of the read-only memory-mapped array
-            exposure = 2.0 ** (rng.uniform(-2.0, 0.5) if rng.random() < 0.5 else rng.uniform(-8.0, -2.0))
-            gains = {"R": 2.0 ** rng.uniform(-3.0, 2.0), "G": 1.0, "B": 2.0 ** rng.uniform(-3.0, 2.0)}
+            if self.wide:
+                exposure = 2.0 ** (rng.uniform(-2.0, 0.5) if rng.random() < 0.5 else rng.uniform(-8.0, -2.0))
+                gains = {"R": 2.0 ** rng.uniform(-3.0, 2.0), "G": 1.0, "B": 2.0 ** rng.uniform(-3.0, 2.0)}
+            else:
+                exposure = 2.0 ** rng.uniform(-2.0, 0.5)
+                gains = {"R": 2.0 ** rng.uniform(-1.5, 1.0), "G": 1.0, "B": 2.0 ** rng.uniform(-1.5, 1.0)}
             for k, letter in enumerate(self.pattern):
                 dy, dx = divmod(k, 2)
                 clean[dy::2, dx::2] *= exposure * gains[letter]
@@ -262,6 +268,7 @@ def bayer_training_set(
     synthetic_noise: str = "off",
     colour_augment: bool = False,
     below_black: str = "clip",
+    colour_range: str = "narrow",
 ) -> RandomBayerCrops:
     """The raw training set at ``path``: a prepared-crops folder, or a folder of mosaics.
 
@@ -295,4 +302,4 @@ def bayer_training_set(
     if missing:
         raise DataError(f"{path}: no published noise level function for {', '.join(missing[:3])}")
     nlfs = [table[c["instance"]] for c in info["crops"]]
-    return SyntheticNoiseCrops(crops, nlfs, crop, pattern, augment, seed, colour_augment, below_black)
+    return SyntheticNoiseCrops(crops, nlfs, crop, pattern, augment, seed, colour_augment, below_black, colour_range)

@@ -54,6 +54,7 @@ class TrainConfig:
     crop: int = arg(256, "training crop side in image pixels (raw: Bayer pixels, packed to crop/2)")
     augment: bool = arg(False, "Bayer-preserving flips/transposes of raw crops (the paper uses none)")
     residual: bool = arg(False, "identity path in the U-Net: output = input + network (not in the official network)")
+    init_scale: float = arg(0.1, "Kaiming-normal initial weights × this (0.1: official)")
     ema_decay: float = arg(
         0.0,
         "exponential moving average of the weights with this decay per step, validated and used for inference (0: off, as the official code)",
@@ -64,6 +65,10 @@ class TrainConfig:
     )
     colour_augment: bool = arg(
         False, "with --synthetic-noise: random exposure and R/B gains on the clean crops before the noise"
+    )
+    colour_range: Literal["narrow", "wide"] = arg(
+        "narrow",
+        "with --colour-augment: narrow (exposure 2^U(-2, 0.5), R/B gains 2^U(-1.5, 1)) or wide (gains 2^U(-3, 2), and half the crops very dark, 2^U(-8, -2))",
     )
     noise_below_black: Literal["clip", "keep", "mix"] = arg(
         "clip",
@@ -160,6 +165,7 @@ class TrainConfig:
         need(self.weight_decay >= 0, "weight-decay", "must be 0 or more")
         need(self.clip_grad_norm >= 0, "clip-grad-norm", "must be 0 (off) or positive")
         need(0 <= self.ema_decay < 1, "ema-decay", "must be in [0, 1)")
+        need(self.init_scale > 0, "init-scale", "must be positive")
         need(not self.colour_augment or self.synthetic_noise != "off", "colour-augment", "needs --synthetic-noise sidd")
         need(
             self.noise_below_black == "clip" or self.synthetic_noise != "off",
@@ -177,7 +183,9 @@ class TrainConfig:
         return 4 if self.track == "raw" else 3
 
     def model_config(self) -> UNetConfig:
-        return UNetConfig(in_channels=self.channels, out_channels=self.channels, residual=self.residual)
+        return UNetConfig(
+            in_channels=self.channels, out_channels=self.channels, residual=self.residual, init_scale=self.init_scale
+        )
 
     def gamma_schedule_fn(self) -> GammaSchedule:
         return GammaSchedule(self.gamma_schedule, self.gamma, self.increase_ratio, self.epochs)
