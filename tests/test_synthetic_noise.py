@@ -59,3 +59,24 @@ def test_the_flag_needs_synthetic_noise():
     with pytest.raises(N2NError, match="noise-below-black|noise_below_black"):
         TrainConfig(synthetic_noise="sidd", noise_below_black="sometimes")
     assert TrainConfig(synthetic_noise="sidd", noise_below_black="mix").noise_below_black == "mix"
+
+
+def test_colour_ranges_narrow_and_wide():
+    """R/G and exposure of augmented flat crops (no noise to speak of) stay inside each range's bounds."""
+    quiet = {c: (1e-12, 1e-12) for c in "rgb"}
+    flat = np.full((2, 64, 64), 0.2, np.float32)
+    stats = {}
+    for colour_range in ("narrow", "wide"):
+        crops = SyntheticNoiseCrops(flat, [quiet] * 2, crop=32, seed=3, colour_augment=True, colour_range=colour_range)
+        rows = []
+        for epoch in range(60):
+            planes = crops[(epoch, 0)]["noisy"].double().mean(dim=(1, 2)).numpy()  # RGGB packed: R, G, G, B
+            if planes.max() < 0.99 and planes[1] > 0.005:  # unclipped, above the 10-bit steps
+                rows.append((float(np.log2(planes[0] / planes[1])), float(planes[1] / 0.2)))
+        stats[colour_range] = np.array(rows)
+    narrow, wide = stats["narrow"], stats["wide"]
+    assert narrow[:, 0].min() >= -1.5 - 0.05 and narrow[:, 0].max() <= 1.0 + 0.05
+    assert narrow[:, 1].min() >= 2**-2 * 0.95
+    assert wide[:, 0].min() >= -3.0 - 0.05 and wide[:, 0].max() <= 2.0 + 0.05
+    assert ((wide[:, 0] < -1.6) | (wide[:, 0] > 1.1)).any()  # beyond the narrow range
+    assert (wide[:, 1] < 2**-2 * 0.9).any()  # very dark crops
