@@ -69,7 +69,7 @@ train-sidd: data-sidd  ## train on SIDD raw (demo set unless SIDD_ROOT; ~9 min o
 # A short CPU demo of the sRGB track: 1,200 steps on 128² crops (64² sub-images; smaller crops collapse the U-Net's
 # bottleneck) of the embedded photos, the official γ ramp, the U-Net with an identity path (without it the colours
 # were lost on some seeds and CPUs: benchmarks/STABILITY.md), lr 3e-4 after a 100-step warm-up, halved at 50%/75%,
-# the gradient norm clipped at 0.5, one validation at the end (about 8 minutes on one bf16 core). The paper's recipe:
+# the gradient norm clipped at 0.5, one validation at the end (6–9 min on one bf16 core, 14–18 in fp32). The paper's recipe:
 # `make train-srgb SRGB_ARGS= TRAIN_ARGS="--data data/imagenet-val --validation-dir data/validation"`.
 SRGB_ARGS ?= --crop 128 --batch-size 4 --epochs 12 --steps-per-epoch 100 --residual --lr 3e-4 --lr-milestones 50 75 \
   --warmup-steps 100 --clip-grad-norm 0.5 --num-workers 0 --validate-every 12 --log-every 100
