@@ -135,10 +135,12 @@ class SyntheticNoiseCrops(RandomBayerCrops):
             raise ValueError(f"{len(mosaics)} clean crops but {len(nlfs)} noise level functions")
         if below_black not in ("clip", "keep", "mix"):
             raise ValueError(f"below_black: {below_black!r} is not clip, keep or mix")
+        if colour_range not in ("narrow", "wide"):
+            raise ValueError(f"colour_range: {colour_range!r} is not narrow or wide")
         self.nlfs = list(nlfs)
         self.colour_augment = colour_augment
         self.below_black = below_black
-        self.wide = {"narrow": False, "wide": True}[colour_range]
+        self.wide = colour_range == "wide"
 
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
         from .unprocess import add_sidd_noise

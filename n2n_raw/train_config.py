@@ -166,6 +166,7 @@ class TrainConfig:
         need(self.clip_grad_norm >= 0, "clip-grad-norm", "must be 0 (off) or positive")
         need(0 <= self.ema_decay < 1, "ema-decay", "must be in [0, 1)")
         need(self.init_scale > 0, "init-scale", "must be positive")
+        need(self.colour_range == "narrow" or self.colour_augment, "colour-range", "needs --colour-augment")
         need(not self.colour_augment or self.synthetic_noise != "off", "colour-augment", "needs --synthetic-noise sidd")
         need(
             self.noise_below_black == "clip" or self.synthetic_noise != "off",

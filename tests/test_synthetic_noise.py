@@ -59,6 +59,10 @@ def test_the_flag_needs_synthetic_noise():
     with pytest.raises(N2NError, match="noise-below-black|noise_below_black"):
         TrainConfig(synthetic_noise="sidd", noise_below_black="sometimes")
     assert TrainConfig(synthetic_noise="sidd", noise_below_black="mix").noise_below_black == "mix"
+    with pytest.raises(N2NError, match="colour-range"):
+        TrainConfig(synthetic_noise="sidd", colour_range="wide")  # without --colour-augment it would do nothing
+    with pytest.raises(ValueError, match="colour_range"):
+        SyntheticNoiseCrops(np.zeros((1, 64, 64), np.float32), [READ_ONLY], crop=32, colour_range="broad")
 
 
 def test_colour_ranges_narrow_and_wide():
