@@ -24,7 +24,6 @@ import numpy as np
 
 from .atomic import atomic_write_text
 from .config import arg
-from .device import AmpFlag
 from .errors import N2NError
 from .fidelity import plane_fidelity, summary_line, worst
 from .inference import InferenceOptions, denoise_mosaic_tiled, load_network
@@ -49,10 +48,6 @@ class DenoiseConfig(InferenceOptions):
         "checkpoint to use (the model is rebuilt from its stored configuration); empty or 'pretrained': the model shipped with the package; 'identity': no denoising",
     )
     batch_size: int = arg(1, "tiles per network call (memory grows with it; on a CPU batching gains nothing)")
-    amp: AmpFlag = arg(
-        "auto",
-        "bf16 autocast for the network body (its output layer stays fp32): auto (where bf16 is native: CUDA, AMX CPUs), bf16, off; measured −0.007 dB on the cleanest (iPhone) demo blocks for 2.1× the speed",
-    )
     out: str = arg("", "denoised DNG to write; empty: <input stem>_denoised.dng beside the input")
     preview: bool = arg(True, "also write an sRGB preview PNG (rawpy postprocess) beside the DNG")
     preview_half_size: bool = arg(True, "render the preview at half size (faster, 4× less memory)")

@@ -6,10 +6,11 @@ the channels_last memory layout. Every command resolves its ``--device``, ``--am
 
 * ``--device auto``: CUDA if available, else the CPU.
 * ``--amp auto``: bf16 autocast where bf16 is native and trains correctly (CUDA GPUs that support it; CPUs
-  with AMX; for inference also CPUs with AVX-512 BF16, :func:`native_bf16`), fp32 elsewhere. ``bf16`` forces it, ``off`` is fp32. Under autocast the
-  network's output layer and the loss stay fp32 (:class:`n2n_raw.model.UNet`,
-  :class:`n2n_raw.loss.Neighbor2NeighborLoss`). Training defaults to ``auto``; inference defaults to ``off``
-  because bf16 rounding is visible near the 50 dB of the cleanest SIDD blocks.
+  with AMX; for inference also CPUs with AVX-512 BF16, :func:`native_bf16`), fp32 elsewhere. ``bf16`` forces
+  it, ``off`` is fp32. Training and inference both default to ``auto``. Under autocast the network's output
+  layer and the loss stay fp32, and at inference so does the convolution that reads the network input
+  (:class:`n2n_raw.model.UNet`, :class:`n2n_raw.loss.Neighbor2NeighborLoss`): with it, bf16 inference costs at
+  most 0.003 dB per phone on the demo blocks (benchmarks/README.md).
 * ``--channels-last auto``: on, on CUDA and on the CPU (oneDNN's channels_last convolutions measured faster
   than NCHW on both; benchmarks/README.md).
 """
