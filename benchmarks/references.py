@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 from n2n_raw.bayer import pack_bayer, unpack_bayer
@@ -70,11 +72,25 @@ def deepinv_step(
     return loss.detach()
 
 
+@contextmanager
+def eager_network():
+    """Our U-Net as the official code runs it: every convolution and LeakyReLU a separate eager module call
+    (no fused oneDNN convolution + activation, :func:`n2n_raw.model.conv_leaky_relu`)."""
+    from n2n_raw import model as unet
+
+    saved, unet.FUSED_CPU_INFERENCE = unet.FUSED_CPU_INFERENCE, False
+    try:
+        yield
+    finally:
+        unet.FUSED_CPU_INFERENCE = saved
+
+
 @torch.no_grad()
 def official_block_inference(model: torch.nn.Module, blocks: torch.Tensor) -> torch.Tensor:
-    """(K, H, W) RGGB mosaics → (K, H, W), one block per network call, fp32 NCHW, as the official test."""
+    """(K, H, W) RGGB mosaics → (K, H, W), one block per network call, fp32 NCHW eager modules, as the official test."""
     out = torch.empty_like(blocks)
-    for k in range(blocks.shape[0]):
-        packed = pack_bayer(blocks[k : k + 1])  # (1, 4, H/2, W/2)
-        out[k] = unpack_bayer(model(packed).clamp(0.0, 1.0))[0]
+    with eager_network():
+        for k in range(blocks.shape[0]):
+            packed = pack_bayer(blocks[k : k + 1])  # (1, 4, H/2, W/2)
+            out[k] = unpack_bayer(model(packed).clamp(0.0, 1.0))[0]
     return out

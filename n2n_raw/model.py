@@ -47,8 +47,45 @@ class UNetConfig:
         return asdict(self)
 
 
-def _conv(cin: int, cout: int, slope: float) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel_size=3, padding=1), nn.LeakyReLU(slope, inplace=True))
+def _fused_op_available() -> bool:
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+FUSED_CPU_INFERENCE = _fused_op_available()
+
+
+def conv_leaky_relu(conv: nn.Conv2d, act: nn.LeakyReLU, x: torch.Tensor) -> torch.Tensor:
+    """``act(conv(x))``; without autograd on the CPU, as one oneDNN convolution with the LeakyReLU fused in.
+
+    Same arithmetic as the two modules (one rounding of the activated output instead of two in bf16), without
+    a second pass over a full-resolution tensor: LeakyReLU alone was 14 % of a bf16 inference pass. The op is
+    the one torch.compile's CPU backend emits, called directly, so inference needs no compile step. Under
+    autocast it runs in the autocast dtype, as ``conv`` would. Training (autograd) uses the two modules.
+    """
+    if torch.is_grad_enabled() or x.device.type != "cpu" or not FUSED_CPU_INFERENCE:
+        return act(conv(x))
+    dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+    if dtype not in (torch.float32, torch.bfloat16):
+        return act(conv(x))
+    weight, bias = conv.weight.to(dtype), None if conv.bias is None else conv.bias.to(dtype)
+    return torch.ops.mkldnn._convolution_pointwise(
+        x.to(dtype), weight, bias, conv.padding, conv.stride, conv.dilation, conv.groups,
+        "leaky_relu", [act.negative_slope], "",
+    )  # fmt: skip
+
+
+class ConvAct(nn.Sequential):
+    """A 3×3 convolution and its LeakyReLU (children ``0`` and ``1``, as the official ``nn.Sequential``)."""
+
+    def __init__(self, cin: int, cout: int, slope: float):
+        super().__init__(nn.Conv2d(cin, cout, kernel_size=3, padding=1), nn.LeakyReLU(slope, inplace=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return conv_leaky_relu(self[0], self[1], x)
+
+
+def _conv(cin: int, cout: int, slope: float) -> ConvAct:
+    return ConvAct(cin, cout, slope)
 
 
 class UpStage(nn.Module):
@@ -62,27 +99,18 @@ class UpStage(nn.Module):
         self.joins_input = joins_input
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        up = self.up(x)
-        if self.joins_input and not self.training and torch.is_autocast_enabled(up.device.type):
-            return self.conv_b(self._join_input_fp32(up, skip))
-        return self.conv_b(self.conv_a(torch.cat([up, skip], dim=1)))
-
-    def _join_input_fp32(self, up: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        """conv_a over [up, skip] with the noisy-input channels (``skip``) in fp32, the rest in bf16.
-
-        A convolution over concatenated channels is the sum of convolutions over each part. Under bf16
-        autocast at inference, rounding the network input itself to bf16 (2^-9) was most of bf16's PSNR cost
-        near 50 dB: on the shipped model's cleanest demo blocks (iPhone) −0.015 dB with conv_a all bf16,
-        −0.006 dB with its input channels in fp32, −0.001 dB with all of conv_a in fp32 (benchmarks/README.md,
-        "bf16 inference"). The input part is 4 of conv_a's 100 input channels, so it costs nearly nothing.
-        Training keeps the whole network in bf16 (speed; convergence is measured in bf16).
-        """
-        conv, n = self.conv_a[0], up.shape[1]
-        h = F.conv2d(up, conv.weight[:, :n], conv.bias, padding=1)
-        with torch.autocast(up.device.type, enabled=False):
-            w = conv.weight[:, n:]
-            h = h.to(w.dtype) + F.conv2d(skip.to(w.dtype), w, None, padding=1)
-        return self.conv_a[1](h)
+        x = torch.cat([self.up(x), skip], dim=1)
+        if self.joins_input and not self.training and torch.is_autocast_enabled(x.device.type):
+            # Inference under bf16 autocast: the convolution that reads the noisy input (the last skip) runs in
+            # fp32. Rounding that input and the full-resolution features beside it to bf16 (2^-9) was most of
+            # bf16's PSNR cost near 50 dB. Shipped model, cleanest demo phone (iPhone validation blocks, mean of
+            # per-block PSNR): −0.033 dB all in bf16, −0.013 dB with only the 4 input channels of this
+            # convolution in fp32, −0.001 dB with all of it in fp32, for 29 % of the FLOPs (benchmarks/README.md,
+            # "bf16 inference"). Training keeps it in bf16 (the step's speed; convergence is measured in bf16).
+            with torch.autocast(x.device.type, enabled=False):
+                h = self.conv_a(x.to(self.conv_a[0].weight.dtype))
+            return self.conv_b(h)
+        return self.conv_b(self.conv_a(x))
 
 
 class UNet(nn.Module):
@@ -135,7 +163,8 @@ class UNet(nn.Module):
         h = self.up3(h, skips.pop())
         h = self.up2(h, skips.pop())
         h = self.up1(h, skips.pop())
-        h = self.head[:-1](h)
+        h = conv_leaky_relu(self.head[0], self.head[1], h)
+        h = conv_leaky_relu(self.head[2], self.head[3], h)
         # The linear output layer runs in fp32 even under bf16 autocast: outputs are pixel values whose
         # errors of ~0.003 matter (raw PSNR ~50 dB), below bf16's resolution near 1.0 (2^-8).
         with torch.autocast(h.device.type, enabled=False):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from n2n_raw import model as model_module
 from n2n_raw.model import UNet, UNetConfig, count_parameters
 
 
@@ -54,9 +55,9 @@ def test_leaky_relu_slope_and_linear_output():
 
 
 def _dtypes_seen(model: UNet, x: torch.Tensor) -> dict[str, torch.dtype]:
-    """The dtype of what the input convolution (after its LeakyReLU), the next convolution and the output layer give."""
+    """The dtype of the last decoder stage's two convolution blocks' outputs and of the output layer's."""
     seen: dict[str, torch.dtype] = {}
-    watched = {"conv_a": model.up1.conv_a[1], "conv_b": model.up1.conv_b[0], "output": model.head[-1]}
+    watched = {"conv_a": model.up1.conv_a, "conv_b": model.up1.conv_b, "output": model.head[-1]}
     hooks = [m.register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, o.dtype)) for n, m in watched.items()]
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         model(x)
@@ -70,7 +71,11 @@ def test_under_bf16_autocast_inference_keeps_the_input_convolution_and_output_la
     model, x = UNet(), torch.rand(1, 4, 32, 32)
     assert _dtypes_seen(model.eval(), x) == {"conv_a": torch.float32, "conv_b": torch.bfloat16, "output": torch.float32}
     # Training keeps the input convolution in bf16 (the step's speed); only the output layer is fp32.
-    assert _dtypes_seen(model.train(), x) == {"conv_a": torch.bfloat16, "conv_b": torch.bfloat16, "output": torch.float32}
+    assert _dtypes_seen(model.train(), x) == {
+        "conv_a": torch.bfloat16,
+        "conv_b": torch.bfloat16,
+        "output": torch.float32,
+    }
 
 
 def test_fp32_input_convolution_removes_most_of_bf16s_cost_against_the_clean_image():
@@ -97,3 +102,31 @@ def test_fp32_input_convolution_removes_most_of_bf16s_cost_against_the_clean_ima
     in_eval, in_train = bf16_excess(training=False), bf16_excess(training=True)
     assert in_eval < 0.005  # under 0.02 dB
     assert in_eval < 0.4 * in_train
+
+
+@pytest.mark.skipif(not model_module.FUSED_CPU_INFERENCE, reason="this torch build has no oneDNN fused convolution")
+@pytest.mark.parametrize("bf16", [False, True])
+def test_fused_convolution_and_leaky_relu_at_inference_equals_the_two_modules(monkeypatch, bf16):
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(init_scale=1.0)).eval().to(memory_format=torch.channels_last)
+    x = torch.rand(2, 4, 64, 96).contiguous(memory_format=torch.channels_last)
+    activations = []
+    for m in model.modules():
+        if isinstance(m, torch.nn.LeakyReLU):
+            m.register_forward_hook(lambda *_: activations.append(1))
+
+    def run() -> torch.Tensor:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return model(x)
+
+    fused = run()
+    assert activations == []  # every LeakyReLU ran inside its convolution
+    monkeypatch.setattr(model_module, "FUSED_CPU_INFERENCE", False)
+    eager = run()
+    assert len(activations) == 19
+    # fp32: the same sums in another order; bf16: one rounding of the activated output instead of two.
+    tolerance = 0.02 if bf16 else 1e-6
+    assert (fused - eager).abs().max().item() <= tolerance * eager.abs().max().item()
+    with torch.enable_grad():  # with autograd the two modules run (the fused op has no backward)
+        model(x).sum().backward()
+    assert len(activations) == 38
