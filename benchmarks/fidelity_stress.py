@@ -57,32 +57,43 @@ def write_dng(path: Path, raw: np.ndarray, pattern: str = "RGGB") -> Path:
     return path
 
 
-def run(checkpoint: str) -> list[dict]:
+def run(checkpoint: str, adapt: int = 0) -> list[dict]:
     from n2n_raw.cli import main
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for k, (name, light, level, clip) in enumerate(CASES):
             path = write_dng(Path(tmp) / f"case{k}.dng", scene(light, level, clip, seed=k))
-            assert main(["denoise", str(path), "--checkpoint", checkpoint, "--no-preview", "--no-side-by-side"]) == 0
+            extra = ["--adapt", str(adapt)] if adapt else []
+            assert (
+                main(["denoise", str(path), "--checkpoint", checkpoint, "--no-preview", "--no-side-by-side", *extra])
+                == 0
+            )
             report = json.loads((Path(tmp) / f"case{k}_denoised.json").read_text())
             rows.append({"case": name, **{p: v["mean_shift"] for p, v in report["fidelity"].items()},
                          "low_freq_max": max(v["low_freq_error"] for v in report["fidelity"].values()),
-                         "below_black": float((np.asarray(scene(light, level, clip, seed=k)) < 512).mean())})  # fmt: skip
+                         "below_black": float((np.asarray(scene(light, level, clip, seed=k)) < 512).mean()),
+                         "adapt": report.get("adapt")})  # fmt: skip
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="pretrained")
+    parser.add_argument("--adapt", type=int, default=0, help="`denoise --adapt STEPS`: fine-tune on each photo first")
     args = parser.parse_args()
-    rows = run(args.checkpoint)
-    print(f"checkpoint: {args.checkpoint}")
+    rows = run(args.checkpoint, args.adapt)
+    print(f"checkpoint: {args.checkpoint}" + (f", --adapt {args.adapt}" if args.adapt else ""))
     print("| case | pixels below black | R | G1 | G2 | B | worst low-frequency error |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['case']} | {100 * r['below_black']:.1f} % | " + " | ".join(f"{100 * r[p]:+.2f} %" for p in ("R", "G1", "G2", "B"))
               + f" | {100 * r['low_freq_max']:.2f} % |")  # fmt: skip
+    for r in rows:
+        if r["adapt"]:
+            a = r["adapt"]
+            print(f"{r['case']}: --adapt {a['steps']} on {a['crops']} crops in {a['seconds']:.1f} s, held-out loss "
+                  f"{a['holdout_before']:.3g} → {a['holdout_after']:.3g}")  # fmt: skip
 
 
 if __name__ == "__main__":

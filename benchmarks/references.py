@@ -26,6 +26,19 @@ def official_sampler(noisy: torch.Tensor, generator: torch.Generator) -> tuple[t
     return generate_subimages(noisy, mask1), generate_subimages(noisy, mask2)
 
 
+@contextmanager
+def eager_network():
+    """Our U-Net as the official code runs it: every convolution and LeakyReLU a separate eager module call
+    (no fused oneDNN convolution + activation, :func:`n2n_raw.model.conv_leaky_relu`)."""
+    from n2n_raw import model as unet
+
+    saved, unet.FUSED_CPU_INFERENCE = unet.FUSED_CPU_INFERENCE, False
+    try:
+        yield
+    finally:
+        unet.FUSED_CPU_INFERENCE = saved
+
+
 def official_step(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -33,10 +46,11 @@ def official_step(
     generator: torch.Generator,
     gamma: float = 1.0,
 ) -> torch.Tensor:
-    """One official-style training step; returns the loss (not synchronised)."""
+    """One official-style training step, plain eager modules; returns the loss (not synchronised)."""
     choices = official_choices(noisy.shape, generator=generator, device=generator.device)
     mask1, mask2 = generate_mask_pair(noisy.shape, choices, device=noisy.device)
-    loss, _, _ = official_loss(model, noisy, mask1, mask2, gamma)
+    with eager_network():
+        loss, _, _ = official_loss(model, noisy, mask1, mask2, gamma)
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -70,19 +84,6 @@ def deepinv_step(
     loss.backward()
     optimizer.step()
     return loss.detach()
-
-
-@contextmanager
-def eager_network():
-    """Our U-Net as the official code runs it: every convolution and LeakyReLU a separate eager module call
-    (no fused oneDNN convolution + activation, :func:`n2n_raw.model.conv_leaky_relu`)."""
-    from n2n_raw import model as unet
-
-    saved, unet.FUSED_CPU_INFERENCE = unet.FUSED_CPU_INFERENCE, False
-    try:
-        yield
-    finally:
-        unet.FUSED_CPU_INFERENCE = saved
 
 
 @torch.no_grad()

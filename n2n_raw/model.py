@@ -62,8 +62,8 @@ def conv_leaky_relu(conv: nn.Conv2d, act: nn.LeakyReLU, x: torch.Tensor) -> torc
     the one torch.compile's CPU backend emits, called directly, so inference needs no compile step. Under
     autocast it runs in the autocast dtype, as ``conv`` would. Training (autograd) uses the two modules.
     """
-    if torch.is_grad_enabled() or x.device.type != "cpu" or not FUSED_CPU_INFERENCE:
-        return act(conv(x))
+    if torch.is_grad_enabled() or x.device.type != "cpu" or not FUSED_CPU_INFERENCE or torch.compiler.is_compiling():
+        return act(conv(x))  # training, CUDA, or a graph being traced (export, compile: they fuse on their own)
     dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
     if dtype not in (torch.float32, torch.bfloat16):
         return act(conv(x))

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ("flops", "sampler", "step", "memory", "inference", "loader")
@@ -39,3 +40,22 @@ def test_each_precision_has_its_own_flop_limit():
     assert flop_limits(10**12, conv) == {"fp32": 5.0, "bf16": 2.5}
     assert flop_limits(10**12, {"nchw_fp32": 100.0}) == {"fp32": 10.0}  # no native bf16: no bf16 limit
     assert flop_limits(0, conv) == {}
+
+
+def test_step_flops_count_the_fused_inference_convolutions_too():
+    # 4 crops of 64² Bayer (32² packed): the step is the full-image pass (no autograd: fused convolutions on
+    # the CPU, which FlopCounterMode does not know) plus forward and backward of g1 (16² packed).
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from benchmarks.bench_flops import step_flops
+    from benchmarks.common import fresh_model
+
+    def counted(side: int, backward: bool) -> int:
+        model = fresh_model("cpu")
+        with FlopCounterMode(display=False) as counter:
+            out = model(torch.rand(4, 4, side, side))
+            if backward:
+                out.sum().backward()
+        return int(counter.get_total_flops())
+
+    assert step_flops(4, 64) == counted(32, backward=False) + counted(16, backward=True)
