@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+BLACK, WHITE = 512, 16383
+
 # (name, R, G, B gains of the light, exposure as a fraction of white − black, highlights clipped)
 CASES = (
     ("blue stage light", (0.15, 0.35, 1.0), 0.20, False),
@@ -27,22 +29,35 @@ CASES = (
 )
 
 
-def scene(light, level, clip, pattern="RGGB", size=(1024, 1536), seed=0) -> np.ndarray:
-    """uint16 Bayer counts of the photo under ``light`` at ``level``; read noise 12 counts, shot noise at gain 4."""
+def clean_scene(light, level, clip, pattern="RGGB", size=(1024, 1536)) -> np.ndarray:
+    """float64 Bayer signal above black, in counts, of the photo under ``light`` at ``level`` (no noise)."""
     from skimage import data, transform
 
-    black, white = 512, 16383
     rgb = transform.resize(data.astronaut().astype(np.float64) / 255.0, size, anti_aliasing=True) ** 2.2
-    rng = np.random.default_rng(seed)
     mosaic = np.empty(size)
     for k, letter in enumerate(pattern):
         dy, dx = divmod(k, 2)
         c = "RGB".index(letter)
-        mosaic[dy::2, dx::2] = rgb[dy::2, dx::2, c] * light[c] * level * (white - black)
-    if clip:
-        mosaic = np.minimum(mosaic, white - black)
-    noisy = black + rng.poisson(np.maximum(mosaic, 0) / 4.0) * 4.0 + rng.normal(0, 12.0, size)
+        mosaic[dy::2, dx::2] = rgb[dy::2, dx::2, c] * light[c] * level * (WHITE - BLACK)
+    return np.minimum(mosaic, WHITE - BLACK) if clip else mosaic
+
+
+def scene(light, level, clip, pattern="RGGB", size=(1024, 1536), seed=0) -> np.ndarray:
+    """uint16 Bayer counts of the photo under ``light`` at ``level``; read noise 12 counts, shot noise at gain 4."""
+    mosaic = clean_scene(light, level, clip, pattern, size)
+    rng = np.random.default_rng(seed)
+    noisy = BLACK + rng.poisson(np.maximum(mosaic, 0) / 4.0) * 4.0 + rng.normal(0, 12.0, size)
     return np.clip(np.round(noisy), 0, 65535).astype(np.uint16)
+
+
+def psnr_against_clean(path: Path, clean: np.ndarray) -> float:
+    """PSNR (peak white − black) of a DNG's levels above black against the clean signal, both in counts."""
+    import rawpy
+
+    with rawpy.imread(str(path)) as raw:
+        counts = raw.raw_image_visible.astype(np.float64) - BLACK
+    mse = np.mean((counts - clean) ** 2) / (WHITE - BLACK) ** 2
+    return float(10 * np.log10(1.0 / mse))
 
 
 def write_dng(path: Path, raw: np.ndarray, pattern: str = "RGGB") -> Path:
@@ -57,14 +72,15 @@ def write_dng(path: Path, raw: np.ndarray, pattern: str = "RGGB") -> Path:
     return path
 
 
-def run(checkpoint: str, adapt: int = 0) -> list[dict]:
+def run(checkpoint: str, adapt: int = 0, adapt_lr: float = 1e-4) -> list[dict]:
     from n2n_raw.cli import main
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for k, (name, light, level, clip) in enumerate(CASES):
-            path = write_dng(Path(tmp) / f"case{k}.dng", scene(light, level, clip, seed=k))
-            extra = ["--adapt", str(adapt)] if adapt else []
+            noisy = scene(light, level, clip, seed=k)
+            path = write_dng(Path(tmp) / f"case{k}.dng", noisy)
+            extra = ["--adapt", str(adapt), "--adapt-lr", str(adapt_lr)] if adapt else []
             assert (
                 main(["denoise", str(path), "--checkpoint", checkpoint, "--no-preview", "--no-side-by-side", *extra])
                 == 0
@@ -72,7 +88,9 @@ def run(checkpoint: str, adapt: int = 0) -> list[dict]:
             report = json.loads((Path(tmp) / f"case{k}_denoised.json").read_text())
             rows.append({"case": name, **{p: v["mean_shift"] for p, v in report["fidelity"].items()},
                          "low_freq_max": max(v["low_freq_error"] for v in report["fidelity"].values()),
-                         "below_black": float((np.asarray(scene(light, level, clip, seed=k)) < 512).mean()),
+                         "below_black": float((noisy < BLACK).mean()),
+                         "psnr_noisy": psnr_against_clean(path, clean_scene(light, level, clip)),
+                         "psnr": psnr_against_clean(Path(tmp) / f"case{k}_denoised.dng", clean_scene(light, level, clip)),
                          "adapt": report.get("adapt")})  # fmt: skip
     return rows
 
@@ -81,14 +99,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="pretrained")
     parser.add_argument("--adapt", type=int, default=0, help="`denoise --adapt STEPS`: fine-tune on each photo first")
+    parser.add_argument("--adapt-lr", type=float, default=1e-4, help="learning rate of --adapt")
     args = parser.parse_args()
-    rows = run(args.checkpoint, args.adapt)
-    print(f"checkpoint: {args.checkpoint}" + (f", --adapt {args.adapt}" if args.adapt else ""))
-    print("| case | pixels below black | R | G1 | G2 | B | worst low-frequency error |")
-    print("|---|---|---|---|---|---|---|")
+    rows = run(args.checkpoint, args.adapt, args.adapt_lr)
+    print(
+        f"checkpoint: {args.checkpoint}"
+        + (f", --adapt {args.adapt} --adapt-lr {args.adapt_lr:g}" if args.adapt else "")
+    )
+    print("| case | pixels below black | R | G1 | G2 | B | worst low-frequency error | PSNR noisy → denoised |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['case']} | {100 * r['below_black']:.1f} % | " + " | ".join(f"{100 * r[p]:+.2f} %" for p in ("R", "G1", "G2", "B"))
-              + f" | {100 * r['low_freq_max']:.2f} % |")  # fmt: skip
+              + f" | {100 * r['low_freq_max']:.2f} % | {r['psnr_noisy']:.2f} → {r['psnr']:.2f} dB |")  # fmt: skip
     for r in rows:
         if r["adapt"]:
             a = r["adapt"]
