@@ -72,17 +72,32 @@ def write_dng(path: Path, raw: np.ndarray, pattern: str = "RGGB") -> Path:
     return path
 
 
-def run(checkpoint: str, adapt: int = 0, adapt_lr: float = 1e-4) -> list[dict]:
+def run(
+    checkpoint: str, adapt: int = 0, adapt_lr: float = 1e-4, cases: list[int] | None = None, denoise_args: tuple = ()
+) -> list[dict]:
     from n2n_raw.cli import main
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for k, (name, light, level, clip) in enumerate(CASES):
+            if cases is not None and k not in cases:
+                continue
             noisy = scene(light, level, clip, seed=k)
             path = write_dng(Path(tmp) / f"case{k}.dng", noisy)
             extra = ["--adapt", str(adapt), "--adapt-lr", str(adapt_lr)] if adapt else []
             assert (
-                main(["denoise", str(path), "--checkpoint", checkpoint, "--no-preview", "--no-side-by-side", *extra])
+                main(
+                    [
+                        "denoise",
+                        str(path),
+                        "--checkpoint",
+                        checkpoint,
+                        "--no-preview",
+                        "--no-side-by-side",
+                        *extra,
+                        *denoise_args,
+                    ]
+                )
                 == 0
             )
             report = json.loads((Path(tmp) / f"case{k}_denoised.json").read_text())
@@ -100,8 +115,10 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="pretrained")
     parser.add_argument("--adapt", type=int, default=0, help="`denoise --adapt STEPS`: fine-tune on each photo first")
     parser.add_argument("--adapt-lr", type=float, default=1e-4, help="learning rate of --adapt")
+    parser.add_argument("--cases", type=int, nargs="*", help="indices of the cases to run (default: all)")
+    parser.add_argument("--amp", default="auto", help="`denoise --amp` (and so the precision of --adapt's training)")
     args = parser.parse_args()
-    rows = run(args.checkpoint, args.adapt, args.adapt_lr)
+    rows = run(args.checkpoint, args.adapt, args.adapt_lr, args.cases, ("--amp", args.amp))
     print(
         f"checkpoint: {args.checkpoint}"
         + (f", --adapt {args.adapt} --adapt-lr {args.adapt_lr:g}" if args.adapt else "")

@@ -30,9 +30,11 @@ class Adaptation:
 
 
 def adapt_to_photo(
-    photo_path: Path, checkpoint: str, steps: int, lr: float, work_dir: Path, seed: int = 0
+    photo_path: Path, checkpoint: str, steps: int, lr: float, work_dir: Path, seed: int = 0, amp: str = "auto"
 ) -> Adaptation:
-    """Fine-tune ``checkpoint`` on crops of ``photo_path``; the returned checkpoint lies in ``work_dir``."""
+    """Fine-tune ``checkpoint`` on crops of ``photo_path``; the returned checkpoint lies in ``work_dir``.
+
+    ``amp`` is the training precision, as ``train --amp`` (``denoise --amp off`` adapts in fp32 too)."""
     from .checkpoint import read_checkpoint
     from .data import bayer_training_set
     from .device import Runtime
@@ -59,7 +61,7 @@ def adapt_to_photo(
         raise DataError(f"{photo_path}: gives {n} crop(s) of {crop}²; --adapt needs at least 2")
     config = TrainConfig(data=str(crops_dir), out=str(run_dir), init=checkpoint, epochs=1, steps_per_epoch=steps,
                          max_steps=steps, batch_size=min(4, n - holdout), crop=crop, lr=lr, holdout=holdout,
-                         num_workers=0, log_every=max(1, steps // 5), seed=seed, amp="auto")  # fmt: skip
+                         num_workers=0, log_every=max(1, steps // 5), seed=seed, amp=amp)  # fmt: skip
     summary = train(config)
     _, held = split_holdout(bayer_training_set(crops_dir, crop, False, seed), holdout)
     score = holdout_score(held, Runtime.resolve("auto", "off", "auto"), seed)

@@ -90,7 +90,7 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig, network:
 
         with adaptation_dir(out) as work:
             base = str(load_network(config.checkpoint, config)[2].path)
-            adaptation = adapt_to_photo(input_path, base, config.adapt, config.adapt_lr, Path(work))
+            adaptation = adapt_to_photo(input_path, base, config.adapt, config.adapt_lr, Path(work), amp=config.amp)
             model, settings, _ = load_network(adaptation.checkpoint, config)
     else:
         adaptation = None
