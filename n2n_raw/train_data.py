@@ -114,6 +114,7 @@ def holdout_score(held_out, runtime: Runtime, seed: int) -> Callable[[torch.nn.M
     crops = torch.stack([held_out[(0, k)]["noisy"] for k in range(len(held_out))])
     criterion = Neighbor2NeighborLoss()
 
+    @torch.no_grad()  # a score: no graph to keep (and no-grad convolutions run fused on the CPU)
     def score(model: torch.nn.Module) -> dict:
         total, regulariser = 0.0, 0.0
         for start in range(0, len(crops), 4):
