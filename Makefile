@@ -20,7 +20,7 @@ BLOCKS_DIR ?= $(if $(SIDD_ROOT),$(SIDD_ROOT)/..,$(DATA)/sidd-mini)
 PREPARED ?= $(DATA)/prepared/$(if $(SIDD_ROOT),sidd,sidd-mini)
 # train-sidd's length. Default: a short CPU run (the paper's 256² crops, 2,000 steps of batch 4, lr 1e-3 after a
 # 250-step linear warm-up, halved after epochs 4 and 6 of 8 (milestones 62/87 of 100 by the official rule), the
-# global gradient norm clipped at 0.5, validation on 64 blocks every 250 steps): about 9 minutes on 2 cores with
+# global gradient norm clipped at 0.5, validation on 64 blocks every 250 steps): 4–9 minutes on 2 cores with
 # AMX (bf16), longer where it trains in fp32 (see README). Without the warm-up, lr 1e-3 diverged in fp32. FULL=1: the
 # paper's raw recipe (256² crops, lr 1e-4, γ = 1, 100 epochs, fp32) for a GPU.
 SIDD_QUICK := --epochs 8 --steps-per-epoch 250 --crop 256 --lr 1e-3 --lr-milestones 62 87 --warmup-steps 250 \
@@ -63,7 +63,7 @@ data-demo:  ## write the embedded SIDD-mini demo set under data/sidd-mini
 data-sidd: $(if $(SIDD_ROOT),,data-demo)  ## cut training crops from SIDD (SIDD_ROOT) or from the demo set
 	$(N2N) prepare-sidd --sidd-root $(or $(SIDD_ROOT),$(DATA)/sidd-mini/SIDD_Medium_Raw) --out $(PREPARED)
 
-train-sidd: data-sidd  ## train on SIDD raw (demo set unless SIDD_ROOT; ~9 min on a bf16 CPU, FULL=1 paper length; NPROC=N)
+train-sidd: data-sidd  ## train on SIDD raw (demo set unless SIDD_ROOT; 4–9 min on a bf16 CPU, FULL=1 paper length; NPROC=N)
 	$(if $(filter-out 1,$(NPROC)),$(BIN)/torchrun --standalone --nproc_per_node $(NPROC) -m n2n_raw,$(N2N)) train --track raw --data $(PREPARED) --validation-dir $(BLOCKS_DIR) --out $(RUN) $(SIDD_PRESET) $(TRAIN_ARGS)
 
 # A short CPU demo of the sRGB track: 1,200 steps on 128² crops (64² sub-images; smaller crops collapse the U-Net's

@@ -60,7 +60,8 @@ def conv_leaky_relu(conv: nn.Conv2d, act: nn.LeakyReLU, x: torch.Tensor) -> torc
     Same arithmetic as the two modules (one rounding of the activated output instead of two in bf16), without
     a second pass over a full-resolution tensor: LeakyReLU alone was 14 % of a bf16 inference pass. The op is
     the one torch.compile's CPU backend emits, called directly, so inference needs no compile step. Under
-    autocast it runs in the autocast dtype, as ``conv`` would. Training (autograd) uses the two modules.
+    autocast it runs in the autocast dtype, as ``conv`` would. With autograd (a training step's g1 pass) the
+    two modules run; the step's no-grad full-image pass is fused too.
     """
     if torch.is_grad_enabled() or x.device.type != "cpu" or not FUSED_CPU_INFERENCE or torch.compiler.is_compiling():
         return act(conv(x))  # training, CUDA, or a graph being traced (export, compile: they fuse on their own)
