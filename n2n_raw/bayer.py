@@ -29,11 +29,13 @@ PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 
-def check_pattern(pattern: str) -> str:
-    """Return the canonical upper-case name of ``pattern`` or raise ``ValueError``."""
+def check_pattern(pattern: str, flag: str = "") -> str:
+    """Return the canonical upper-case name of ``pattern`` or raise ``InputError`` (a ``ValueError``), naming
+    the command-line ``flag`` it came from when there is one."""
     name = str(pattern).upper()
     if name not in PATTERNS:
-        raise InputError(f"unknown CFA pattern {pattern!r}; expected one of {', '.join(PATTERNS)}")
+        where = f"{flag} {pattern}: " if flag else ""
+        raise InputError(f"{where}unknown CFA pattern {pattern!r}; expected one of {', '.join(PATTERNS)}")
     return name
 
 

@@ -70,7 +70,7 @@ def export(checkpoint: str, config: ExportConfig) -> dict:
 
     check_choices(config)
     model, settings, info = load_network(checkpoint, InferenceOptions(device="cpu", channels_last="off"))
-    pattern = settings.cfa_target if config.pattern == "auto" else check_pattern(config.pattern)
+    pattern = settings.cfa_target if config.pattern == "auto" else check_pattern(config.pattern, "--pattern")
     wrapper = MosaicDenoiser(model, pattern, settings.cfa_target).eval()
     out = Path(config.out) if config.out else Path(Path(str(info.path)).stem + f".{config.format}")
     if config.test_size <= 0 or config.test_size % 2:

@@ -107,7 +107,7 @@ class InferenceOptions:
             batch_size=self.batch_size,
             ensemble=self.ensemble,
             cfa_mode=cfa_mode_for(data) if self.cfa_mode == "auto" else self.cfa_mode,
-            cfa_target=data.cfa_target if self.cfa_target == "auto" else self.cfa_target,
+            cfa_target=data.cfa_target if self.cfa_target == "auto" else check_pattern(self.cfa_target, "--cfa-target"),
         )
 
 

@@ -65,7 +65,7 @@ class PrepareConfig:
             raise DataError(
                 f"--crop-size and --stride must be positive and even (CFA phase), got {self.crop_size}, {self.stride}"
             )
-        check_pattern(self.pattern)
+        check_pattern(self.pattern, "--pattern")
         check_choices(self)
 
 

@@ -51,7 +51,7 @@ class PrepareRawConfig:
             raise DataError(
                 f"--crop-size and --stride must be positive and even (CFA phase), got {self.crop_size}, {self.stride}"
             )
-        check_pattern(self.pattern)
+        check_pattern(self.pattern, "--pattern")
 
 
 def find_photos(inputs: list[str]) -> list[Path]:

@@ -289,7 +289,7 @@ def load_block_set(
     if patterns is not None:
         if len(patterns) != n:
             raise DataError(f"{noisy_path}: {n} images but {len(patterns)} CFA patterns were given")
-        pats = [check_pattern(p) for p in patterns]
+        pats = [check_pattern(p, "--patterns") for p in patterns]
     else:
         pats = [inst.cfa for inst in instances]  # type: ignore[union-attr]
     return BlockSet(noisy, clean, pats, instances, noisy_path, clean_path)

@@ -204,8 +204,10 @@ def test_prepare_images_with_nothing_usable_writes_nothing(tmp_path, capsys):
     assert not (out / "images.bin").exists() and leftovers(tmp_path) == []
 
 
-def test_an_unknown_cfa_pattern_in_any_flag_is_one_line(tmp_path, capsys):
-    for args in (["prepare-sidd", "--sidd-root", str(tmp_path), "--pattern", "XYZW"],
-                 ["evaluate", "--checkpoint", "identity", "--blocks-dir", str(tmp_path), "--cfa-target", "XYZW"]):  # fmt: skip
+def test_an_unknown_cfa_pattern_in_any_flag_is_one_line_naming_the_flag(tmp_path, capsys):
+    blocks = ["--checkpoint", "identity", "--blocks-dir", str(tmp_path)]
+    for flag, args in (("--pattern", ["prepare-sidd", "--sidd-root", str(tmp_path), "--pattern", "XYZW"]),
+                       ("--pattern", ["prepare-raw", str(tmp_path), "--out", str(tmp_path / "o"), "--pattern", "XYZW"]),
+                       ("--cfa-target", ["evaluate", *blocks, "--cfa-target", "XYZW"])):  # fmt: skip
         assert main(args) == 2
-        one_line_error(capsys, "unknown CFA pattern 'XYZW'")
+        one_line_error(capsys, f"{flag} XYZW: unknown CFA pattern 'XYZW'")
