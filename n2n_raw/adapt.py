@@ -15,6 +15,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .device import AmpFlag
 
 log = logging.getLogger("n2n_raw.adapt")
 
@@ -30,7 +34,7 @@ class Adaptation:
 
 
 def adapt_to_photo(
-    photo_path: Path, checkpoint: str, steps: int, lr: float, work_dir: Path, seed: int = 0, amp: str = "auto"
+    photo_path: Path, checkpoint: str, steps: int, lr: float, work_dir: Path, seed: int = 0, amp: AmpFlag = "auto"
 ) -> Adaptation:
     """Fine-tune ``checkpoint`` on crops of ``photo_path``; the returned checkpoint lies in ``work_dir``.
 

@@ -85,18 +85,14 @@ class ConvAct(nn.Sequential):
         return conv_leaky_relu(self[0], self[1], x)
 
 
-def _conv(cin: int, cout: int, slope: float) -> ConvAct:
-    return ConvAct(cin, cout, slope)
-
-
 class UpStage(nn.Module):
     """Deconvolution (×2), concatenation with a skip, then two 3×3 convolutions."""
 
     def __init__(self, cin: int, cskip: int, cout: int, slope: float, joins_input: bool = False):
         super().__init__()
         self.up = nn.ConvTranspose2d(cin, cin, kernel_size=2, stride=2, bias=True)
-        self.conv_a = _conv(cin + cskip, cout, slope)
-        self.conv_b = _conv(cout, cout, slope)
+        self.conv_a = ConvAct(cin + cskip, cout, slope)
+        self.conv_b = ConvAct(cout, cout, slope)
         self.joins_input = joins_input
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
@@ -124,10 +120,10 @@ class UNet(nn.Module):
         self.config = config = config or UNetConfig()
         w, s = config.width, config.negative_slope
         # Encoder: conv0, then conv_k + pool for k = 1..5, then conv6 at 1/32.
-        self.enc_conv0 = _conv(config.in_channels, w, s)
-        self.enc_convs = nn.ModuleList([_conv(w, w, s) for _ in range(5)])
+        self.enc_conv0 = ConvAct(config.in_channels, w, s)
+        self.enc_convs = nn.ModuleList([ConvAct(w, w, s) for _ in range(5)])
         self.pool = nn.MaxPool2d(2)
-        self.enc_conv6 = _conv(w, w, s)
+        self.enc_conv6 = ConvAct(w, w, s)
         # Decoder: up5 joins skip4 (w), up4..up2 join skip3..skip1 (w), up1 joins the input.
         self.up5 = UpStage(w, w, 2 * w, s)
         self.up4 = UpStage(2 * w, w, 2 * w, s)
