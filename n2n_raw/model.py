@@ -52,6 +52,9 @@ def _fused_op_available() -> bool:
 
 
 FUSED_CPU_INFERENCE = _fused_op_available()
+# oneDNN's bf16 convolution needs AVX-512 (BW, VL, DQ) or AVX-NE-CONVERT; on other CPUs (AVX2-only ones) the fused
+# op refuses bf16 with a RuntimeError, while the plain modules fall back to ATen's own (slow) bf16 convolution.
+FUSED_CPU_BF16 = FUSED_CPU_INFERENCE and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def conv_leaky_relu(conv: nn.Conv2d, act: nn.LeakyReLU, x: torch.Tensor) -> torch.Tensor:
@@ -66,7 +69,7 @@ def conv_leaky_relu(conv: nn.Conv2d, act: nn.LeakyReLU, x: torch.Tensor) -> torc
     if torch.is_grad_enabled() or x.device.type != "cpu" or not FUSED_CPU_INFERENCE or torch.compiler.is_compiling():
         return act(conv(x))  # training, CUDA, or a graph being traced (export, compile: they fuse on their own)
     dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
-    if dtype not in (torch.float32, torch.bfloat16):
+    if dtype != torch.float32 and not (dtype == torch.bfloat16 and FUSED_CPU_BF16):
         return act(conv(x))
     weight, bias = conv.weight.to(dtype), None if conv.bias is None else conv.bias.to(dtype)
     return torch.ops.mkldnn._convolution_pointwise(

@@ -107,6 +107,8 @@ def test_fp32_input_convolution_removes_most_of_bf16s_cost_against_the_clean_ima
 @pytest.mark.skipif(not model_module.FUSED_CPU_INFERENCE, reason="this torch build has no oneDNN fused convolution")
 @pytest.mark.parametrize("bf16", [False, True])
 def test_fused_convolution_and_leaky_relu_at_inference_equals_the_two_modules(monkeypatch, bf16):
+    if bf16 and not model_module.FUSED_CPU_BF16:
+        pytest.skip("this CPU has no oneDNN bf16 convolution (it needs AVX-512 or AVX-NE-CONVERT)")
     torch.manual_seed(0)
     model = UNet(UNetConfig(init_scale=1.0)).eval().to(memory_format=torch.channels_last)
     x = torch.rand(2, 4, 64, 96).contiguous(memory_format=torch.channels_last)
@@ -130,3 +132,30 @@ def test_fused_convolution_and_leaky_relu_at_inference_equals_the_two_modules(mo
     with torch.enable_grad():  # with autograd the two modules run (the fused op has no backward)
         model(x).sum().backward()
     assert len(activations) == 38
+
+
+@pytest.mark.skipif(not model_module.FUSED_CPU_INFERENCE, reason="this torch build has no oneDNN fused convolution")
+def test_bf16_inference_where_onednn_has_no_bf16_convolution_runs_the_two_modules(monkeypatch):
+    """On an AVX2-only CPU oneDNN refuses a bf16 convolution; the plain modules (ATen's bf16 path) run instead."""
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(init_scale=1.0)).eval()
+    x = torch.rand(1, 4, 32, 32)
+    activations = []
+    for m in model.modules():
+        if isinstance(m, torch.nn.LeakyReLU):
+            m.register_forward_hook(lambda *_: activations.append(1))
+
+    def run() -> torch.Tensor:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            return model(x)
+
+    monkeypatch.setattr(model_module, "FUSED_CPU_BF16", False)
+    fallback = run()
+    assert len(activations) == 18  # no fused bf16 call was tried; the 19th, up1's fp32 input convolution, is fused
+    monkeypatch.setattr(model_module, "FUSED_CPU_INFERENCE", False)
+    assert torch.equal(fallback, run())
+    monkeypatch.setattr(model_module, "FUSED_CPU_INFERENCE", True)
+    activations.clear()
+    with torch.no_grad():  # fp32 stays fused: only the bf16 path depends on the CPU
+        model(x)
+    assert activations == []
