@@ -17,6 +17,7 @@ the channels_last memory layout. Every command resolves its ``--device``, ``--am
 
 from __future__ import annotations
 
+import logging
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
@@ -27,6 +28,8 @@ from .errors import N2NError
 
 AmpFlag = Literal["auto", "bf16", "off"]
 LayoutFlag = Literal["auto", "on", "off"]
+
+log = logging.getLogger(__name__)
 
 
 def pick_device(flag: str = "auto") -> torch.device:
@@ -106,6 +109,9 @@ class Runtime:
     ) -> Runtime:
         """The runtime the three command-line flags ask for on this machine, for training or for inference."""
         dev = device if isinstance(device, torch.device) else pick_device(device)
+        if amp == "bf16" and dev.type == "cpu" and not native_bf16(dev, training=False):
+            log.warning("--amp bf16: this CPU has no native bf16 (no AMX, no AVX-512 BF16); it is emulated and "
+                        "several times slower than --amp off")  # fmt: skip
         return cls(dev, use_bf16(amp, dev, training), use_channels_last(channels_last, dev))
 
     def autocast(self) -> AbstractContextManager:

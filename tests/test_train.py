@@ -145,7 +145,7 @@ def test_random_phase_training_is_recorded_and_selects_native_packing(mosaic_dir
 @pytest.mark.parametrize("flags, native, native_inference", [
     ({"avx2", "fma"}, False, False), ({"avx512f", "avx512_bf16"}, False, True),
     ({"avx512f", "amx_bf16", "amx_tile"}, True, True), (set(), False, False)])  # fmt: skip
-def test_amp_auto_is_bf16_only_where_the_cpu_runs_it_natively(monkeypatch, flags, native, native_inference):
+def test_amp_auto_is_bf16_only_where_the_cpu_runs_it_natively(monkeypatch, caplog, flags, native, native_inference):
     import n2n_raw.device as device
 
     monkeypatch.setattr(device, "cpu_flags", lambda: flags)
@@ -160,3 +160,8 @@ def test_amp_auto_is_bf16_only_where_the_cpu_runs_it_natively(monkeypatch, flags
     # Inference has no convergence to lose: AVX-512 BF16 without AMX runs it in bf16 too.
     assert device.native_bf16(cpu, training=False) is native_inference
     assert InferenceOptions(device="cpu", amp="auto").resolve().runtime.bf16 is native_inference
+    # Forcing bf16 where it is emulated works, and says that it is slow.
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="n2n_raw.device"):
+        assert device.Runtime.resolve("cpu", "bf16").bf16
+    assert ("emulated" in caplog.text) is not native_inference
