@@ -54,7 +54,7 @@ def _fused_op_available() -> bool:
 FUSED_CPU_INFERENCE = _fused_op_available()
 # oneDNN's bf16 convolution needs AVX-512 (BW, VL, DQ) or AVX-NE-CONVERT; on other CPUs (AVX2-only ones) the fused
 # op refuses bf16 with a RuntimeError, while the plain modules fall back to ATen's own (slow) bf16 convolution.
-FUSED_CPU_BF16 = FUSED_CPU_INFERENCE and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+FUSED_CPU_BF16 = FUSED_CPU_INFERENCE and bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
 
 
 def conv_leaky_relu(conv: nn.Conv2d, act: nn.LeakyReLU, x: torch.Tensor) -> torch.Tensor:
