@@ -54,7 +54,7 @@ PRESETS = {
     # 2 CPU cores, about an hour: the paper's 256² Bayer crops (128² packed, 64² sub-images), 20 scored blocks.
     # Not 128²: its 32² sub-images reach the U-Net's 1/32 level as 1×1, and the models then fail on larger
     # inputs (see n2n_raw.train.warn_small_subimages). QUALITY.md's first table was measured at --crop 128.
-    # lr 1e-3 halved after 50 % and 75 % (the `make train-sidd` CPU preset): at a few hundred steps the raw
+    # lr 1e-3 halved after 50 % and 75 % (the first `make train-sidd` CPU preset): at a few hundred steps the raw
     # recipe's 1e-4, or the paper's early halvings, leave every network far below the noisy input.
     "cpu": {
         "steps": 1000,

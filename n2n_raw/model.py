@@ -42,6 +42,10 @@ class UNetConfig:
     with the ×0.1 initialisation the official network starts near zero and must first learn to reproduce the
     image, levels and colour included; with the identity path it starts as the identity and learns only the
     correction, so the signal's mean level is kept from the first step."""
+    zero_output_init: bool = False
+    """Start the linear output layer at zero (not in the official network). With ``residual`` the network then
+    starts as the exact identity while every other layer keeps its Kaiming scale (``init_scale`` 1): the
+    deep path carries signal from the first step, as in ReZero/Fixup-style residual networks."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -142,13 +146,16 @@ class UNet(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Kaiming normal (fan_in, a = 0) × init_scale on every (de)convolution weight; zero biases."""
+        """Kaiming normal (fan_in, a = 0) × init_scale on every (de)convolution weight; zero biases (and a zero
+        output layer with ``zero_output_init``)."""
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")
                 with torch.no_grad():
                     m.weight.mul_(self.config.init_scale)
                 nn.init.zeros_(m.bias)
+        if self.config.zero_output_init:
+            nn.init.zeros_(self.head[-1].weight)
 
     def _forward_aligned(self, x: torch.Tensor) -> torch.Tensor:
         skips = [x]

@@ -55,6 +55,10 @@ class TrainConfig:
     augment: bool = arg(False, "Bayer-preserving flips/transposes of raw crops (the paper uses none)")
     residual: bool = arg(False, "identity path in the U-Net: output = input + network (not in the official network)")
     init_scale: float = arg(0.1, "Kaiming-normal initial weights × this (0.1: official)")
+    zero_output_init: bool = arg(
+        False,
+        "start the U-Net's output layer at zero (with --residual: the exact identity; not in the official network)",
+    )
     ema_decay: float = arg(
         0.0,
         "exponential moving average of the weights with this decay per step, validated and used for inference (0: off, as the official code)",
@@ -185,7 +189,11 @@ class TrainConfig:
 
     def model_config(self) -> UNetConfig:
         return UNetConfig(
-            in_channels=self.channels, out_channels=self.channels, residual=self.residual, init_scale=self.init_scale
+            in_channels=self.channels,
+            out_channels=self.channels,
+            residual=self.residual,
+            init_scale=self.init_scale,
+            zero_output_init=self.zero_output_init,
         )
 
     def gamma_schedule_fn(self) -> GammaSchedule:

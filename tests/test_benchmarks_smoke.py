@@ -59,3 +59,22 @@ def test_step_flops_count_the_fused_inference_convolutions_too():
         return int(counter.get_total_flops())
 
     assert step_flops(4, 64) == counted(32, backward=False) + counted(16, backward=True)
+
+
+def test_deep_path_measure_cuts_only_the_deep_features(tmp_path):
+    """Cutting up1's upsampled features changes a full-scale network's output; a network whose deep features
+    are already zero (up1's deconvolution zeroed) is unchanged by the cut: deep share 0."""
+    from benchmarks.deep_path import measure
+    from n2n_raw.checkpoint import load_checkpoint
+    from tests.eval_fixtures import write_block_dir, write_tiny_checkpoint
+
+    write_block_dir(tmp_path / "blocks")
+    ckpt = write_tiny_checkpoint(tmp_path / "a", init_scale=1.0)
+    live = measure(str(ckpt), str(tmp_path / "blocks"), limit=4)
+    assert live["deep_share"] > 1e-3 and live["psnr"] != live["shallow_psnr"]
+    state = load_checkpoint(ckpt)
+    for key in ("up1.up.weight", "up1.up.bias"):
+        state["model"][key] = torch.zeros_like(state["model"][key])
+    torch.save(state, ckpt)
+    dead = measure(str(ckpt), str(tmp_path / "blocks"), limit=4)
+    assert dead["deep_share"] == 0.0 and dead["psnr"] == dead["shallow_psnr"]

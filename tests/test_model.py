@@ -47,6 +47,17 @@ def test_initialisation_is_kaiming_times_a_tenth_with_zero_biases():
     assert all(float(m.bias.detach().abs().max()) == 0.0 for m in net.modules() if isinstance(m, torch.nn.Conv2d))
 
 
+def test_zero_output_init_makes_the_identity_path_network_start_as_the_exact_identity():
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(residual=True, init_scale=1.0, zero_output_init=True)).eval()
+    assert float(net.head[-1].weight.abs().max()) == 0.0
+    assert float(net.enc_convs[0][0].weight.std()) == pytest.approx((2.0 / (48 * 9)) ** 0.5, rel=0.05)  # full Kaiming
+    x = torch.rand(1, 4, 40, 48)
+    with torch.no_grad():
+        assert torch.equal(net(x), x)
+        assert float(UNet(UNetConfig(init_scale=1.0, zero_output_init=True)).eval()(x).abs().max()) == 0.0
+
+
 def test_leaky_relu_slope_and_linear_output():
     net = UNet()
     slopes = {m.negative_slope for m in net.modules() if isinstance(m, torch.nn.LeakyReLU)}

@@ -95,13 +95,16 @@ def test_identity_path_starts_as_the_identity():
 
 def test_weight_average_is_validated_stored_and_used_for_inference(mosaic_dir, tmp_path):
     assert main(train_args(mosaic_dir, tmp_path, "--epochs", "1", "--steps-per-epoch", "3", "--ema-decay", "0.9",
-                           "--residual", "--clip-grad-norm", "1", "--warmup-steps", "2")) == 0  # fmt: skip
+                           "--residual", "--init-scale", "1", "--zero-output-init", "--clip-grad-norm", "1",
+                           "--warmup-steps", "2")) == 0  # fmt: skip
     state = load_checkpoint(tmp_path / "checkpoints" / "latest.pt")
     assert "ema_model" in state and any(
         not torch.equal(state["ema_model"][k], state["model"][k]) for k in state["model"]
     )
     model, info = load_model(tmp_path / "checkpoints" / "latest.pt")
     assert info.model_config.residual and info.train_config.ema_decay == 0.9
+    assert info.model_config.zero_output_init and info.model_config.init_scale == 1.0
+    assert float(state["model"]["head.4.weight"].abs().max()) > 0  # the zero output layer trained from step 1
     assert all(torch.equal(v, state["ema_model"][k]) for k, v in model.state_dict().items())
     assert read_checkpoint(tmp_path / "checkpoints" / "latest.pt").train_config.clip_grad_norm == 1.0
 
