@@ -13,18 +13,22 @@ CKPT ?= $(if $(wildcard $(RUN)/checkpoints/latest.pt),$(RUN)/checkpoints/latest.
 TRAIN_ARGS ?=
 EVAL_ARGS ?=
 DENOISE_ARGS ?=
-SUBMIT_ARGS ?=
+# make submit averages the 8 Bayer-aware flips/transposes (--ensemble, 8× the time: about 3 min for the 160 demo
+# blocks on one CPU core): +0.74 dB on the demo benchmark with the shipped model. SUBMIT_ARGS= turns it off.
+SUBMIT_ARGS ?= --ensemble
 # Folder of the validation/benchmark block files: SIDD's (beside SIDD_ROOT) or the demo set's.
 BLOCKS_DIR ?= $(if $(SIDD_ROOT),$(SIDD_ROOT)/..,$(DATA)/sidd-mini)
 # Training crops, kept apart per source so that switching between SIDD and the demo set never re-cuts them.
 PREPARED ?= $(DATA)/prepared/$(if $(SIDD_ROOT),sidd,sidd-mini)
-# train-sidd's length. Default: a short CPU run (the paper's 256² crops, 2,000 steps of batch 4, lr 1e-3 after a
-# 250-step linear warm-up, halved after epochs 4 and 6 of 8 (milestones 62/87 of 100 by the official rule), the
-# global gradient norm clipped at 0.5, validation on 64 blocks every 250 steps): 4–9 minutes on 2 cores with
-# AMX (bf16), longer where it trains in fp32 (see README). Without the warm-up, lr 1e-3 diverged in fp32. FULL=1: the
-# paper's raw recipe (256² crops, lr 1e-4, γ = 1, 100 epochs, fp32) for a GPU.
-SIDD_QUICK := --epochs 8 --steps-per-epoch 250 --crop 256 --lr 1e-3 --lr-milestones 62 87 --warmup-steps 250 \
-  --clip-grad-norm 0.5 --validation-limit 64
+# train-sidd's length. Default: a short CPU run (the paper's 256² crops, 2,000 steps of batch 4, validation on 64 blocks
+# every 250 steps) of the U-Net with an identity path that starts as the exact identity (--residual --init-scale 1
+# --zero-output-init: full-scale Kaiming weights, a zero output layer), lr 3e-4 after a 250-step linear warm-up with
+# cosine decay, the global gradient norm clipped at 0.5, the weight average validated. With the official ×0.1
+# initialisation the deep path of the U-Net barely trained in a short run (+2 dB; with the identity path a plateau
+# near 37 dB): benchmarks/STABILITY.md. FULL=1: the paper's raw recipe (the official network, 256² crops, lr 1e-4,
+# γ = 1, 100 epochs, fp32) for a GPU.
+SIDD_QUICK := --epochs 8 --steps-per-epoch 250 --crop 256 --residual --init-scale 1 --zero-output-init --lr 3e-4 \
+  --lr-schedule cosine --warmup-steps 250 --clip-grad-norm 0.5 --ema-decay 0.999 --validation-limit 64
 SIDD_FULL := --epochs 100 --amp off
 SIDD_PRESET ?= $(if $(FULL),$(SIDD_FULL),$(SIDD_QUICK))
 
@@ -95,16 +99,16 @@ denoise-own:  ## denoise every raw photo in PHOTOS with the train-own model (or 
 	$(N2N) denoise $(PHOTOS) --checkpoint $(or $(OWN_CKPT),$(OWN)/checkpoints/latest.pt) $(DENOISE_ARGS)
 
 # The shipped model (n2n_raw/resources/pretrained_raw.pt, model card beside it), in two stages, both resumable (run
-# `make pretrained` again after an interruption):
-# 1. 12,000 steps from scratch: clean demo crops with SIDD-calibrated noise drawn afresh every step, narrow
-#    colour/exposure augmentation, lr 5e-4 with a 500-step warm-up and cosine decay, gradient clipping, a weight average;
-# 2. 8,000 steps fine-tuning stage 1 on harder data: wide colour/exposure augmentation (strong illuminants, very
-#    dark crops) and noise kept below black for half the crops (as a camera raw has it), lr 2e-4.
-PRETRAINED_ARGS ?= --synthetic-noise sidd --colour-augment --epochs 12 --steps-per-epoch 1000 --crop 256 --batch-size 4 \
-  --lr 5e-4 --lr-schedule cosine --warmup-steps 500 --clip-grad-norm 0.5 --ema-decay 0.999 --validation-limit 64 \
-  --num-workers 1 --log-every 100 --seed 0
+# `make pretrained` again after an interruption), the U-Net with an identity path that starts as the exact identity:
+# 1. 4,000 steps from scratch: clean demo crops with SIDD-calibrated noise drawn afresh every step, narrow
+#    colour/exposure augmentation, lr 3e-4 with a 250-step warm-up and cosine decay, gradient clipping, a weight average;
+# 2. 4,000 steps fine-tuning stage 1 on harder data: wide colour/exposure augmentation (strong illuminants, very
+#    dark crops) and noise kept below black for half the crops (as a camera raw has it), lr 1e-4.
+PRETRAINED_ARGS ?= --synthetic-noise sidd --colour-augment --epochs 8 --steps-per-epoch 500 --crop 256 --batch-size 4 \
+  --residual --init-scale 1 --zero-output-init --lr 3e-4 --lr-schedule cosine --warmup-steps 250 --clip-grad-norm 0.5 \
+  --ema-decay 0.999 --validation-limit 64 --num-workers 1 --log-every 100 --seed 0
 PRETRAINED_FT_ARGS ?= --synthetic-noise sidd --colour-augment --colour-range wide --noise-below-black mix --epochs 8 \
-  --steps-per-epoch 1000 --crop 256 --batch-size 4 --lr 2e-4 --lr-schedule cosine --warmup-steps 200 --clip-grad-norm 0.5 \
+  --steps-per-epoch 500 --crop 256 --batch-size 4 --lr 1e-4 --lr-schedule cosine --warmup-steps 200 --clip-grad-norm 0.5 \
   --ema-decay 0.999 --validation-limit 64 --num-workers 1 --log-every 100 --seed 1
 pretrained: data-demo  ## train the shipped model from scratch and write it into the package (hours on 2 CPU cores)
 	$(N2N) prepare-sidd --sidd-root $(DATA)/sidd-mini/SIDD_Medium_Raw --out $(DATA)/prepared/sidd-mini-gt --kind GT --frames 010
@@ -117,7 +121,7 @@ pretrained: data-demo  ## train the shipped model from scratch and write it into
 eval:  ## raw validation PSNR/SSIM of CKPT on the validation blocks (EVAL_ARGS=--ensemble, --limit N, ...)
 	$(N2N) evaluate --checkpoint $(CKPT) --blocks-dir $(BLOCKS_DIR) --out $(RUN)/eval $(EVAL_ARGS)
 
-submit:  ## SIDD benchmark submission files under submit/, checked again (SUBMIT_ARGS=--force to replace them)
+submit:  ## SIDD benchmark submission files under submit/, checked again (self-ensemble; SUBMIT_ARGS='--ensemble --force' replaces them)
 	$(N2N) submit --checkpoint $(CKPT) --blocks-dir $(BLOCKS_DIR) --out submit $(SUBMIT_ARGS)
 	$(N2N) check-submission submit/SubmitRaw.csv --blocks $(BLOCKS_DIR)/BenchmarkNoisyBlocksRaw.mat
 

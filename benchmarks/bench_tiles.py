@@ -19,7 +19,7 @@ from n2n_raw.inference import InferenceOptions, InferenceSettings, denoise_block
 
 from .common import machine, time_alternating
 
-SETTINGS = ((512, 32), (512, 64), (1024, 64), (1024, 128))
+SETTINGS = ((512, 32), (1024, 64), (1024, 128), (1024, 256), (1024, 384))
 
 
 def load_mosaic(path: str) -> np.ndarray:

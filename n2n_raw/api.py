@@ -33,7 +33,7 @@ class Denoiser:
     options: InferenceOptions = field(default_factory=InferenceOptions)
 
     def denoise_mosaic(
-        self, mosaic: np.ndarray, pattern: str, tile: int = 1024, overlap: int = 64, clamp: bool = False
+        self, mosaic: np.ndarray, pattern: str, tile: int = 1024, overlap: int = 128, clamp: bool = False
     ) -> np.ndarray:
         """Denoise a normalised ``(H, W)`` Bayer mosaic (even sides) of CFA ``pattern``; float32 out, same grid."""
         return denoise_mosaic_tiled(self.model, np.asarray(mosaic, np.float32), pattern, self.settings, tile, overlap,
