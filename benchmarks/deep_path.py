@@ -48,7 +48,8 @@ def measure(checkpoint: str, blocks_dir: str, limit: int) -> dict:
     with _CutDeepPath(model):
         shallow = denoise_blocks(model, data["noisy"], data["patterns"], settings)
     reference = noisy if model.config.residual else np.zeros_like(noisy)
-    share = float(np.linalg.norm(full - shallow) / np.linalg.norm(full - reference))
+    correction = float(np.linalg.norm(full - reference))  # 0 for a network that is still the exact identity
+    share = float(np.linalg.norm(full - shallow)) / correction if correction > 0 else 0.0
     return {
         "checkpoint": checkpoint, "step": info.step, "residual": model.config.residual,
         "init_scale": model.config.init_scale, "noisy_psnr": float(block_metrics(noisy, clean)["psnr"].mean()),
