@@ -32,6 +32,10 @@ class Neighbor2NeighborLoss(torch.nn.Module):
     still computed, for the log.
     """
 
+    def __init__(self, balance_crops: bool = False) -> None:
+        super().__init__()
+        self.balance_crops = balance_crops
+
     def forward(
         self,
         model: Callable[[torch.Tensor], torch.Tensor],
@@ -51,7 +55,18 @@ class Neighbor2NeighborLoss(torch.nn.Module):
             exp_diff = e1.float() - e2.float()
         # The only pass with gradient. Outputs go to fp32 so that the loss is exact under autocast.
         diff = model(g1_y).float() - g2_y.float()
-        reconstruction = diff.square().mean()
-        regularizer = (diff - exp_diff).square().mean()
-        total = reconstruction + float(gamma) * regularizer
-        return LossTerms(total, reconstruction, regularizer)
+        if not self.balance_crops:
+            reconstruction = diff.square().mean()
+            regularizer = (diff - exp_diff).square().mean()
+            return LossTerms(reconstruction + float(gamma) * regularizer, reconstruction, regularizer)
+        # Not in the official code (--balance-crops): each crop's terms weighted by 1 / its own detached
+        # reconstruction loss, normalised to mean 1. That is the gradient of the batch's mean log-loss: a crop
+        # whose noise (and signal) is 10× smaller counts as much as a bright one, as every block counts alike in
+        # SIDD's mean PSNR. Plain MSE lets bright crops dominate, which leaves the network's errors at small
+        # absolute levels (dark photos) untrained. The logged terms stay the unweighted means.
+        per_crop = diff.square().flatten(1).mean(dim=1)
+        per_crop_reg = (diff - exp_diff).square().flatten(1).mean(dim=1)
+        weight = 1.0 / per_crop.detach().clamp_min(torch.finfo(torch.float32).tiny)
+        weight = weight / weight.mean()
+        total = (weight * (per_crop + float(gamma) * per_crop_reg)).mean()
+        return LossTerms(total, per_crop.mean(), per_crop_reg.mean())

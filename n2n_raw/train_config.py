@@ -90,6 +90,10 @@ class TrainConfig:
     clip_grad_norm: float = arg(
         0.0, "clip the global gradient norm to this value (0: no clipping, as the official code)"
     )
+    balance_crops: bool = arg(
+        False,
+        "weight each crop's loss by 1 / its own (detached) reconstruction loss, mean weight 1 per batch: the gradient of the mean log-loss, so dark crops count as much as bright ones, as in the per-block mean PSNR SIDD scores (off: plain MSE, as the official code)",
+    )
     weight_decay: float = arg(0.0, "Adam weight decay")
     lr_milestones: tuple[int, ...] = arg(
         (19, 39, 59, 79),

@@ -72,6 +72,16 @@ def test_identity_model_reproduces_noisy_input_scores_exactly(tmp_path, blocks, 
     clean = arrays["ValidationGtBlocksRaw"].reshape(-1, 32, 32).astype(np.float64)
     expected = np.mean([10 * np.log10(1 / np.mean((n - c) ** 2)) for n, c in zip(noisy, clean)])
     assert s["noisy_psnr"] == pytest.approx(expected, rel=1e-12)
+    # The identity keeps the input exactly, so against clean it carries the input's own offset, which is
+    # the independent numpy per-plane mean ratio.
+    assert result["fidelity"]["max_abs_mean_shift"] == 0.0
+    assert result["fidelity_to_clean"] == result["input_bias"]
+    patterns = [b["pattern"] for b in result["per_block"]]
+    for block, n, c, pattern in zip(result["per_block"], noisy, clean, patterns):
+        for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
+            name = list(block["input_bias"])[2 * dy + dx]
+            want = n[dy::2, dx::2].mean() / c[dy::2, dx::2].mean() - 1
+            assert block["input_bias"][name]["mean_shift"] == pytest.approx(want, rel=1e-5, abs=1e-9), pattern
 
 
 def test_validator_scores_a_spread_subset(blocks):

@@ -7,7 +7,7 @@ import torch
 
 from n2n_raw.loss import Neighbor2NeighborLoss
 from n2n_raw.model import UNet, UNetConfig
-from n2n_raw.sampler import draw_neighbor_pairs, pairs_from_choices, subsample
+from n2n_raw.sampler import NeighborPairs, draw_neighbor_pairs, pairs_from_choices, subsample
 from n2n_raw.schedules import GammaSchedule
 from tests.reference_official import generate_mask_pair, official_choices, official_loss
 
@@ -101,3 +101,53 @@ def test_float32_loss_and_gradients_are_bit_identical_to_the_official_step():
     ours.total.backward()
     assert torch.equal(ours.total, ref_total) and torch.equal(ours.reconstruction, ref_rec)
     assert all(torch.equal(p.grad, g) for p, g in zip(net.parameters(), ref_grads))
+
+
+def _balanced_reference(net, y, pairs, gamma):
+    """--balance-crops written out: per crop L_i = rec_i + γ·reg_i, weights 1/rec_i (detached) normalised to mean 1."""
+    g1, g2 = subsample(y, pairs)
+    with torch.no_grad():
+        e1, e2 = subsample(net(y), pairs)
+    losses, weights = [], []
+    for i in range(y.shape[0]):
+        d = net(g1[i : i + 1]) - g2[i : i + 1]
+        rec = d.square().mean()
+        reg = (d - (e1[i : i + 1] - e2[i : i + 1])).square().mean()
+        losses.append(rec + gamma * reg)
+        weights.append(1.0 / rec.item())
+    mean_weight = sum(weights) / len(weights)
+    return sum(w / mean_weight * loss for w, loss in zip(weights, losses)) / len(losses)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 2.0])
+def test_balanced_crops_equal_the_written_out_weighting_and_the_log_loss_gradient(gamma):
+    torch.manual_seed(0)
+    net = torch.nn.Conv2d(4, 4, 3, padding=1)
+    # three crops at very different levels: plain MSE is dominated by the bright one
+    y = torch.rand(3, 4, 16, 16) * torch.tensor([1.0, 0.1, 0.01]).view(3, 1, 1, 1)
+    pairs = draw_neighbor_pairs(y.shape, generator=torch.Generator().manual_seed(1))
+    terms = Neighbor2NeighborLoss(balance_crops=True)(net, y, pairs, gamma=gamma)
+    torch.testing.assert_close(terms.total, _balanced_reference(net, y, pairs, gamma), rtol=1e-5, atol=0)
+    # the logged terms stay the plain means
+    plain = Neighbor2NeighborLoss()(net, y, pairs, gamma=gamma)
+    torch.testing.assert_close(terms.reconstruction, plain.reconstruction, rtol=1e-6, atol=0)
+    torch.testing.assert_close(terms.regularizer, plain.regularizer, rtol=1e-6, atol=0)
+    if gamma == 0.0:  # the gradient is that of the mean log-loss, divided by the mean weight
+        net.zero_grad()
+        terms.total.backward()
+        got = net.weight.grad.clone()
+        net.zero_grad()
+        g1, g2 = subsample(y, pairs)
+        per_crop = (net(g1) - g2).square().flatten(1).mean(dim=1)
+        (per_crop.log().mean() / (1.0 / per_crop.detach()).mean()).backward()
+        torch.testing.assert_close(got, net.weight.grad, rtol=1e-4, atol=1e-12)
+
+
+def test_balanced_crops_with_equal_crops_is_plain_mse():
+    net = torch.nn.Conv2d(4, 4, 3, padding=1)
+    y = torch.rand(1, 4, 16, 16).repeat(3, 1, 1, 1)
+    one = draw_neighbor_pairs((1, 4, 16, 16), generator=torch.Generator().manual_seed(2))
+    pairs = NeighborPairs(one.g1.repeat(3, 1, 1), one.g2.repeat(3, 1, 1))  # every weight is then 1
+    balanced = Neighbor2NeighborLoss(balance_crops=True)(net, y, pairs, gamma=1.0)
+    plain = Neighbor2NeighborLoss()(net, y, pairs, gamma=1.0)
+    torch.testing.assert_close(balanced.total, plain.total, rtol=1e-6, atol=0)
