@@ -43,6 +43,17 @@ def test_tiny_run_writes_checkpoint_metrics_and_config(mosaic_dir, tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["crop"] == 64
 
 
+def test_balance_crops_reaches_the_loss_and_is_recorded(mosaic_dir, tmp_path):
+    common = ("--epochs", "1", "--steps-per-epoch", "2")
+    run_train(mosaic_dir, tmp_path / "plain", *common)
+    run_train(mosaic_dir, tmp_path / "balanced", *common, "--balance-crops")
+    balanced = load_checkpoint(tmp_path / "balanced/checkpoints/latest.pt")
+    assert balanced["train_config"]["balance_crops"] is True
+    plain = weights(tmp_path / "plain/checkpoints/latest.pt")
+    # same seed, same crops: only the loss weighting differs, and it changes the update
+    assert any(not torch.equal(plain[k], balanced["model"][k]) for k in plain)
+
+
 def test_resume_at_an_epoch_boundary_is_exact(mosaic_dir, tmp_path):
     common = ("--epochs", "2", "--steps-per-epoch", "2", "--augment")
     run_train(mosaic_dir, tmp_path / "straight", *common)
