@@ -66,7 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: tuple[str
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
         default = f.default if f.default is not dataclasses.MISSING else None
-        kwargs: dict[str, Any] = {"dest": f.name, "help": f"{help_text} (default: {default})"}
+        # argparse %-formats help texts: a literal '%' (e.g. "100 %") must reach it doubled.
+        shown = f"{help_text} (default: {default})".replace("%", "%%")
+        kwargs: dict[str, Any] = {"dest": f.name, "help": shown}
         choices = literal_choices(tp)
         if choices:
             kwargs["choices"] = choices

@@ -56,3 +56,15 @@ def test_tensorboard_events_are_written_and_read_back(tmp_path, mosaic_dir):
     assert [e.value for e in events.Scalars("train/loss")] == pytest.approx(logged, rel=1e-6)
     assert {"validation/psnr", "validation/psnr_S6", "validation/psnr_GP", "validation/psnr_IP"} <= tags
     assert events.Tags()["images"] == ["validation/contact_sheet"]
+
+
+@pytest.mark.parametrize("command", sorted(__import__("n2n_raw.cli", fromlist=["COMMANDS"]).COMMANDS))
+def test_every_command_prints_its_help(command, capsys):
+    # argparse %-formats help texts, so one literal '%' in a field's help once crashed `denoise --help`.
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: n2n-raw {command}") and "--config" in out
+    if command == "denoise":
+        assert "denoised at 100 %," in " ".join(out.split())
