@@ -116,6 +116,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    # torch.save writes a zip archive (or, in its legacy format, a pickle); anything else is another kind of file,
+    # which torch would report as a refused "weights only" load, as if it held code.
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        kind = "an empty file" if not head else f"it starts with {head!r}"
+        raise CheckpointError(f"{path}: not a checkpoint (not a PyTorch file: {kind})")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated/corrupt files

@@ -144,6 +144,18 @@ def test_checkpoints_that_must_not_load(tmp_path, capsys):
     line = one_line_error(capsys, "evil.pt", "refused")
     assert "weights_only=False" not in line and "this ran" not in capsys.readouterr().out
 
+    # Files of another kind are named as such, not as refused code: a text file, an empty one, a cut zip.
+    (tmp_path / "notes.pt").write_text("garbage\n")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "other.pt").read_bytes()[:1000])
+    for name, needle in (
+        ("notes.pt", "not a PyTorch file: it starts with b'garb'"),
+        ("empty.pt", "not a PyTorch file: an empty file"),
+        ("cut.pt", "not a readable checkpoint"),
+    ):
+        assert main(["evaluate", "--checkpoint", str(tmp_path / name), "--blocks-dir", str(folder)]) == 2
+        assert "refused" not in one_line_error(capsys, name, needle)
+
 
 def test_unknown_phone_in_blocks_info_names_the_file(tmp_path, ckpt, capsys):
     folder = tmp_path / "blocks"
