@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from n2n_raw.cli import main
+from n2n_raw.cli import COMMANDS, main
 
 
 def test_config_json_repeats_a_run_and_flags_override_it(tmp_path, capsys):
@@ -58,7 +58,7 @@ def test_tensorboard_events_are_written_and_read_back(tmp_path, mosaic_dir):
     assert events.Tags()["images"] == ["validation/contact_sheet"]
 
 
-@pytest.mark.parametrize("command", sorted(__import__("n2n_raw.cli", fromlist=["COMMANDS"]).COMMANDS))
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_command_prints_its_help(command, capsys):
     # argparse %-formats help texts, so one literal '%' in a field's help once crashed `denoise --help`.
     with pytest.raises(SystemExit) as exit_info:
