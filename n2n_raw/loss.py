@@ -32,9 +32,12 @@ class Neighbor2NeighborLoss(torch.nn.Module):
     still computed, for the log.
     """
 
-    def __init__(self, balance_crops: bool = False) -> None:
+    def __init__(self, balance_crops: bool = False, balance_planes: bool = False) -> None:
         super().__init__()
+        if balance_crops and balance_planes:
+            raise ValueError("balance_crops and balance_planes exclude each other")
         self.balance_crops = balance_crops
+        self.balance_planes = balance_planes
 
     def forward(
         self,
@@ -55,7 +58,7 @@ class Neighbor2NeighborLoss(torch.nn.Module):
             exp_diff = e1.float() - e2.float()
         # The only pass with gradient. Outputs go to fp32 so that the loss is exact under autocast.
         diff = model(g1_y).float() - g2_y.float()
-        if not self.balance_crops:
+        if not (self.balance_crops or self.balance_planes):
             reconstruction = diff.square().mean()
             regularizer = (diff - exp_diff).square().mean()
             return LossTerms(reconstruction + float(gamma) * regularizer, reconstruction, regularizer)
@@ -64,9 +67,14 @@ class Neighbor2NeighborLoss(torch.nn.Module):
         # whose noise (and signal) is 10× smaller counts as much as a bright one, as every block counts alike in
         # SIDD's mean PSNR. Plain MSE lets bright crops dominate, which leaves the network's errors at small
         # absolute levels (dark photos) untrained. The logged terms stay the unweighted means.
-        per_crop = diff.square().flatten(1).mean(dim=1)
-        per_crop_reg = (diff - exp_diff).square().flatten(1).mean(dim=1)
-        weight = 1.0 / per_crop.detach().clamp_min(torch.finfo(torch.float32).tiny)
+        # --balance-planes does the same per (crop, channel): under a strongly coloured light one CFA plane
+        # holds a tenth of the signal of another in the same crop, and a crop-wide weight still lets the bright
+        # planes dominate the weak one's gradient; per plane, each plane's error counts by its relative size,
+        # which is what a per-plane mean shift measures.
+        start = 2 if self.balance_planes else 1
+        per_unit = diff.square().flatten(start).mean(dim=-1)
+        per_unit_reg = (diff - exp_diff).square().flatten(start).mean(dim=-1)
+        weight = 1.0 / per_unit.detach().clamp_min(torch.finfo(torch.float32).tiny)
         weight = weight / weight.mean()
-        total = (weight * (per_crop + float(gamma) * per_crop_reg)).mean()
-        return LossTerms(total, per_crop.mean(), per_crop_reg.mean())
+        total = (weight * (per_unit + float(gamma) * per_unit_reg)).mean()
+        return LossTerms(total, per_unit.mean(), per_unit_reg.mean())

@@ -161,7 +161,7 @@ def setup(config: TrainConfig, dist: DistributedContext) -> TrainingRun:
         total_steps, config.gamma_schedule_fn(), config.lr_schedule_fn(total_steps),
         make_validator(config, data, runtime, held_out) if dist.is_main else None, make_noise(config),
     )  # fmt: skip
-    run.criterion = Neighbor2NeighborLoss(balance_crops=config.balance_crops)
+    run.criterion = Neighbor2NeighborLoss(balance_crops=config.balance_crops, balance_planes=config.balance_planes)
     run.ema = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
     resume_path = _checkpoint_to_resume(config)
     if resume_path is not None:

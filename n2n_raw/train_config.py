@@ -94,6 +94,10 @@ class TrainConfig:
         False,
         "weight each crop's loss by 1 / its own (detached) reconstruction loss, mean weight 1 per batch: the gradient of the mean log-loss, so dark crops count as much as bright ones, as in the per-block mean PSNR SIDD scores (off: plain MSE, as the official code)",
     )
+    balance_planes: bool = arg(
+        False,
+        "as --balance-crops, but per CFA plane (channel) of each crop: a weak plane under coloured light counts as much as the bright ones (excludes --balance-crops)",
+    )
     weight_decay: float = arg(0.0, "Adam weight decay")
     lr_milestones: tuple[int, ...] = arg(
         (19, 39, 59, 79),
@@ -170,6 +174,7 @@ class TrainConfig:
         )
         need(self.lr > 0, "lr", "must be positive")
         need(0 < self.lr_decay <= 1, "lr-decay", "must be in (0, 1]")
+        need(not (self.balance_crops and self.balance_planes), "balance-planes", "excludes --balance-crops")
         need(self.weight_decay >= 0, "weight-decay", "must be 0 or more")
         need(self.clip_grad_norm >= 0, "clip-grad-norm", "must be 0 (off) or positive")
         need(0 <= self.ema_decay < 1, "ema-decay", "must be in [0, 1)")

@@ -78,3 +78,19 @@ def test_deep_path_measure_cuts_only_the_deep_features(tmp_path):
     torch.save(state, ckpt)
     dead = measure(str(ckpt), str(tmp_path / "blocks"), limit=4)
     assert dead["deep_share"] == 0.0 and dead["psnr"] == dead["shallow_psnr"]
+
+
+def test_block_fidelity_counts_blocks_over_one_percent_and_the_unbiased_ones():
+    from benchmarks.block_fidelity import summarise
+
+    def block(psnr, shifts, biases):
+        planes = ("R", "G1", "G2", "B")
+        return {"psnr": psnr, "fidelity": {p: {"mean_shift": s} for p, s in zip(planes, shifts)},
+                "input_bias": {p: {"mean_shift": b} for p, b in zip(planes, biases)}}  # fmt: skip
+
+    blocks = [block(40.0, [0.0, -0.02, 0.0, 0.0], [0.0] * 4),  # over 1 %, unbiased
+              block(42.0, [0.005, 0.0, 0.0, 0.0], [0.0, 0.0, 0.004, 0.0]),  # within, unbiased
+              block(44.0, [0.0, 0.0, 0.0, 0.03], [0.0, 0.0, 0.0, -0.2])]  # over 1 %, biased input  # fmt: skip
+    s = summarise({"per_block": blocks})
+    assert s["psnr"] == 42.0 and (s["blocks"], s["over"], s["worst"]) == (3, 2, 0.03)
+    assert (s["unbiased"], s["unbiased_over"], s["unbiased_worst"]) == (2, 1, 0.02)

@@ -143,6 +143,46 @@ def test_balanced_crops_equal_the_written_out_weighting_and_the_log_loss_gradien
         torch.testing.assert_close(got, net.weight.grad, rtol=1e-4, atol=1e-12)
 
 
+def _plane_balanced_reference(net, y, pairs, gamma):
+    """--balance-planes written out: per (crop, plane) L = rec + γ·reg, weights 1/rec (detached), mean weight 1."""
+    g1, g2 = subsample(y, pairs)
+    with torch.no_grad():
+        e1, e2 = subsample(net(y), pairs)
+    out = net(g1)
+    losses, weights = [], []
+    for i in range(y.shape[0]):
+        for c in range(y.shape[1]):
+            d = out[i, c] - g2[i, c]
+            rec = d.square().mean()
+            reg = (d - (e1[i, c] - e2[i, c])).square().mean()
+            losses.append(rec + gamma * reg)
+            weights.append(1.0 / rec.item())
+    mean_weight = sum(weights) / len(weights)
+    return sum(w / mean_weight * loss for w, loss in zip(weights, losses)) / len(losses)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 2.0])
+def test_balanced_planes_equal_the_written_out_weighting(gamma):
+    torch.manual_seed(0)
+    net = torch.nn.Conv2d(4, 4, 3, padding=1)
+    # two crops, and inside each a plane at a tenth and a hundredth of the others (coloured light)
+    levels = torch.tensor([[1.0, 0.1, 1.0, 0.01], [0.05, 0.5, 0.5, 0.005]]).view(2, 4, 1, 1)
+    y = torch.rand(2, 4, 16, 16) * levels
+    pairs = draw_neighbor_pairs(y.shape, generator=torch.Generator().manual_seed(1))
+    terms = Neighbor2NeighborLoss(balance_planes=True)(net, y, pairs, gamma=gamma)
+    torch.testing.assert_close(terms.total, _plane_balanced_reference(net, y, pairs, gamma), rtol=1e-5, atol=0)
+    plain = Neighbor2NeighborLoss()(net, y, pairs, gamma=gamma)
+    torch.testing.assert_close(terms.reconstruction, plain.reconstruction, rtol=1e-6, atol=0)
+    # per plane is not per crop: the crop weighting gives another total on this batch
+    crops = Neighbor2NeighborLoss(balance_crops=True)(net, y, pairs, gamma=gamma)
+    assert not torch.allclose(crops.total, terms.total, rtol=1e-3)
+
+
+def test_balancing_crops_and_planes_at_once_is_refused():
+    with pytest.raises(ValueError, match="exclude each other"):
+        Neighbor2NeighborLoss(balance_crops=True, balance_planes=True)
+
+
 def test_balanced_crops_with_equal_crops_is_plain_mse():
     net = torch.nn.Conv2d(4, 4, 3, padding=1)
     y = torch.rand(1, 4, 16, 16).repeat(3, 1, 1, 1)

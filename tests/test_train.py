@@ -52,6 +52,10 @@ def test_balance_crops_reaches_the_loss_and_is_recorded(mosaic_dir, tmp_path):
     plain = weights(tmp_path / "plain/checkpoints/latest.pt")
     # same seed, same crops: only the loss weighting differs, and it changes the update
     assert any(not torch.equal(plain[k], balanced["model"][k]) for k in plain)
+    run_train(mosaic_dir, tmp_path / "planes", *common, "--balance-planes")
+    planes = load_checkpoint(tmp_path / "planes/checkpoints/latest.pt")
+    assert planes["train_config"]["balance_planes"] is True and planes["train_config"]["balance_crops"] is False
+    assert any(not torch.equal(planes["model"][k], balanced["model"][k]) for k in plain)
 
 
 def test_resume_at_an_epoch_boundary_is_exact(mosaic_dir, tmp_path):
