@@ -21,6 +21,10 @@ class LossTerms(NamedTuple):
     total: torch.Tensor
     reconstruction: torch.Tensor
     regularizer: torch.Tensor
+    # reconstruction + γ · regulariser of the plain means: ``total`` itself unless crops or planes are weighted.
+    # The divergence guard watches it, since a weighted total follows the darkest crops of each batch and
+    # swings with the batch's brightness by far more than its 20× threshold.
+    unweighted: torch.Tensor
 
 
 class Neighbor2NeighborLoss(torch.nn.Module):
@@ -61,7 +65,8 @@ class Neighbor2NeighborLoss(torch.nn.Module):
         if not (self.balance_crops or self.balance_planes):
             reconstruction = diff.square().mean()
             regularizer = (diff - exp_diff).square().mean()
-            return LossTerms(reconstruction + float(gamma) * regularizer, reconstruction, regularizer)
+            total = reconstruction + float(gamma) * regularizer
+            return LossTerms(total, reconstruction, regularizer, total)
         # Not in the official code (--balance-crops): each crop's terms weighted by 1 / its own detached
         # reconstruction loss, normalised to mean 1. That is the gradient of the batch's mean log-loss: a crop
         # whose noise (and signal) is 10× smaller counts as much as a bright one, as every block counts alike in
@@ -77,4 +82,5 @@ class Neighbor2NeighborLoss(torch.nn.Module):
         weight = 1.0 / per_unit.detach().clamp_min(torch.finfo(torch.float32).tiny)
         weight = weight / weight.mean()
         total = (weight * (per_unit + float(gamma) * per_unit_reg)).mean()
-        return LossTerms(total, per_unit.mean(), per_unit_reg.mean())
+        reconstruction, regularizer = per_unit.mean(), per_unit_reg.mean()
+        return LossTerms(total, reconstruction, regularizer, reconstruction + float(gamma) * regularizer)

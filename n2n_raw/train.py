@@ -177,7 +177,7 @@ def setup(config: TrainConfig, dist: DistributedContext) -> TrainingRun:
 def _log_step(run: TrainingRun, terms: LossTerms, gamma: float, lr: float, seconds: float) -> None:
     """A log line (rank 0): the only host-device synchronisation of the loop."""
     loss = terms.total.item()
-    run.guard.check(run.step, loss)
+    run.guard.check(run.step, terms.unweighted.item())
     run.last = {"step": run.step, "epoch": run.epoch, "loss": loss, "reconstruction": terms.reconstruction.item(),
                 "regularizer": terms.regularizer.item(), "gamma": gamma, "lr": lr,
                 "ms_per_step": round(seconds * 1000 / run.config.log_every, 2)}  # fmt: skip
@@ -221,7 +221,7 @@ def run_epoch(run: TrainingRun, bar: tqdm) -> LossTerms | None:
             and run.step % config.checkpoint_every == 0
             and run.batch_in_epoch < run.sampler.num_batches
         ):
-            run.guard.check(run.step, terms.total.item())
+            run.guard.check(run.step, terms.unweighted.item())
             run.save()
         if run.step >= run.total_steps:
             break
@@ -233,7 +233,7 @@ def end_of_epoch(run: TrainingRun, terms: LossTerms | None) -> None:
     config, finished = run.config, run.step >= run.total_steps
     epoch_done = run.batch_in_epoch == run.sampler.num_batches
     if terms is not None and run.dist.is_main:
-        run.guard.check(run.step, terms.total.item())  # never checkpoint a diverged model
+        run.guard.check(run.step, terms.unweighted.item())  # never checkpoint a diverged model
     if run.validator is not None and (epoch_done or finished) and (run.epoch % config.validate_every == 0 or finished):
         validated = run.ema.model if run.ema is not None else ckpt.unwrap(run.model)
         validated.eval()

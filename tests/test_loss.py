@@ -173,6 +173,9 @@ def test_balanced_planes_equal_the_written_out_weighting(gamma):
     torch.testing.assert_close(terms.total, _plane_balanced_reference(net, y, pairs, gamma), rtol=1e-5, atol=0)
     plain = Neighbor2NeighborLoss()(net, y, pairs, gamma=gamma)
     torch.testing.assert_close(terms.reconstruction, plain.reconstruction, rtol=1e-6, atol=0)
+    # the divergence guard's value is the plain loss, whatever the weighting
+    torch.testing.assert_close(terms.unweighted, plain.total, rtol=1e-6, atol=0)
+    assert torch.equal(plain.unweighted, plain.total)
     # per plane is not per crop: the crop weighting gives another total on this batch
     crops = Neighbor2NeighborLoss(balance_crops=True)(net, y, pairs, gamma=gamma)
     assert not torch.allclose(crops.total, terms.total, rtol=1e-3)
