@@ -103,16 +103,19 @@ def test_float32_loss_and_gradients_are_bit_identical_to_the_official_step():
     assert all(torch.equal(p.grad, g) for p, g in zip(net.parameters(), ref_grads))
 
 
-def _balanced_reference(net, y, pairs, gamma):
-    """--balance-crops written out: per crop L_i = rec_i + γ·reg_i, weights 1/rec_i (detached) normalised to mean 1."""
+def _balanced_reference(net, y, pairs, gamma, per_plane=False):
+    """--balance-crops (or --balance-planes) written out: per crop (or per crop and plane) L = rec + γ·reg,
+    weights 1/rec (detached) normalised to mean 1."""
     g1, g2 = subsample(y, pairs)
     with torch.no_grad():
         e1, e2 = subsample(net(y), pairs)
+    units = [(i, c) for i in range(y.shape[0]) for c in range(y.shape[1])] if per_plane else range(y.shape[0])
     losses, weights = [], []
-    for i in range(y.shape[0]):
-        d = net(g1[i : i + 1]) - g2[i : i + 1]
+    for unit in units:
+        i, c = unit if per_plane else (unit, slice(None))
+        d = net(g1[i : i + 1])[:, c] - g2[i : i + 1, c]
         rec = d.square().mean()
-        reg = (d - (e1[i : i + 1] - e2[i : i + 1])).square().mean()
+        reg = (d - (e1[i : i + 1, c] - e2[i : i + 1, c])).square().mean()
         losses.append(rec + gamma * reg)
         weights.append(1.0 / rec.item())
     mean_weight = sum(weights) / len(weights)
@@ -143,24 +146,6 @@ def test_balanced_crops_equal_the_written_out_weighting_and_the_log_loss_gradien
         torch.testing.assert_close(got, net.weight.grad, rtol=1e-4, atol=1e-12)
 
 
-def _plane_balanced_reference(net, y, pairs, gamma):
-    """--balance-planes written out: per (crop, plane) L = rec + γ·reg, weights 1/rec (detached), mean weight 1."""
-    g1, g2 = subsample(y, pairs)
-    with torch.no_grad():
-        e1, e2 = subsample(net(y), pairs)
-    out = net(g1)
-    losses, weights = [], []
-    for i in range(y.shape[0]):
-        for c in range(y.shape[1]):
-            d = out[i, c] - g2[i, c]
-            rec = d.square().mean()
-            reg = (d - (e1[i, c] - e2[i, c])).square().mean()
-            losses.append(rec + gamma * reg)
-            weights.append(1.0 / rec.item())
-    mean_weight = sum(weights) / len(weights)
-    return sum(w / mean_weight * loss for w, loss in zip(weights, losses)) / len(losses)
-
-
 @pytest.mark.parametrize("gamma", [0.0, 2.0])
 def test_balanced_planes_equal_the_written_out_weighting(gamma):
     torch.manual_seed(0)
@@ -170,7 +155,9 @@ def test_balanced_planes_equal_the_written_out_weighting(gamma):
     y = torch.rand(2, 4, 16, 16) * levels
     pairs = draw_neighbor_pairs(y.shape, generator=torch.Generator().manual_seed(1))
     terms = Neighbor2NeighborLoss(balance_planes=True)(net, y, pairs, gamma=gamma)
-    torch.testing.assert_close(terms.total, _plane_balanced_reference(net, y, pairs, gamma), rtol=1e-5, atol=0)
+    torch.testing.assert_close(
+        terms.total, _balanced_reference(net, y, pairs, gamma, per_plane=True), rtol=1e-5, atol=0
+    )
     plain = Neighbor2NeighborLoss()(net, y, pairs, gamma=gamma)
     torch.testing.assert_close(terms.reconstruction, plain.reconstruction, rtol=1e-6, atol=0)
     # the divergence guard's value is the plain loss, whatever the weighting
