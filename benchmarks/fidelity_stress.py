@@ -117,11 +117,17 @@ def main() -> None:
     parser.add_argument("--adapt-lr", type=float, default=1e-4, help="learning rate of --adapt")
     parser.add_argument("--cases", type=int, nargs="*", help="indices of the cases to run (default: all)")
     parser.add_argument("--amp", default="auto", help="`denoise --amp` (and so the precision of --adapt's training)")
+    parser.add_argument("--adapt-balance", default="off", help="`denoise --adapt-balance`: --adapt's loss weighting")
     args = parser.parse_args()
-    rows = run(args.checkpoint, args.adapt, args.adapt_lr, args.cases, ("--amp", args.amp))
+    rows = run(args.checkpoint, args.adapt, args.adapt_lr, args.cases,
+               ("--amp", args.amp, "--adapt-balance", args.adapt_balance))  # fmt: skip
     print(
         f"checkpoint: {args.checkpoint}"
-        + (f", --adapt {args.adapt} --adapt-lr {args.adapt_lr:g}" if args.adapt else "")
+        + (
+            f", --adapt {args.adapt} --adapt-lr {args.adapt_lr:g} --adapt-balance {args.adapt_balance}"
+            if args.adapt
+            else ""
+        )
     )
     print("| case | pixels below black | R | G1 | G2 | B | worst low-frequency error | PSNR noisy → denoised |")
     print("|---|---|---|---|---|---|---|---|")

@@ -31,14 +31,23 @@ class Adaptation:
     holdout_before: float
     holdout_after: float
     crops: int
+    balance: str = "off"
 
 
 def adapt_to_photo(
-    photo_path: Path, checkpoint: str, steps: int, lr: float, work_dir: Path, seed: int = 0, amp: AmpFlag = "auto"
+    photo_path: Path,
+    checkpoint: str,
+    steps: int,
+    lr: float,
+    work_dir: Path,
+    seed: int = 0,
+    amp: AmpFlag = "auto",
+    balance: str = "off",
 ) -> Adaptation:
     """Fine-tune ``checkpoint`` on crops of ``photo_path``; the returned checkpoint lies in ``work_dir``.
 
-    ``amp`` is the training precision, as ``train --amp`` (``denoise --amp off`` adapts in fp32 too)."""
+    ``amp`` is the training precision, as ``train --amp`` (``denoise --amp off`` adapts in fp32 too).
+    ``balance`` (off, crops, planes) is the loss weighting, as ``train --balance-crops`` / ``--balance-planes``."""
     from .checkpoint import read_checkpoint
     from .data import bayer_training_set
     from .device import Runtime
@@ -65,7 +74,8 @@ def adapt_to_photo(
         raise DataError(f"{photo_path}: gives {n} crop(s) of {crop}²; --adapt needs at least 2")
     config = TrainConfig(data=str(crops_dir), out=str(run_dir), init=checkpoint, epochs=1, steps_per_epoch=steps,
                          max_steps=steps, batch_size=min(4, n - holdout), crop=crop, lr=lr, holdout=holdout,
-                         num_workers=0, log_every=max(1, steps // 5), seed=seed, amp=amp)  # fmt: skip
+                         num_workers=0, log_every=max(1, steps // 5), seed=seed, amp=amp,
+                         balance_crops=balance == "crops", balance_planes=balance == "planes")  # fmt: skip
     summary = train(config)
     _, held = split_holdout(bayer_training_set(crops_dir, crop, False, seed), holdout)
     score = holdout_score(held, Runtime.resolve("auto", "off", "auto"), seed)
@@ -73,7 +83,7 @@ def adapt_to_photo(
 
     before = score(Runtime.resolve("auto", "off", "auto").prepare(load_model(checkpoint)[0]).eval())["holdout_loss"]
     after = summary["metrics"].get("val_holdout_loss", float("nan"))
-    return Adaptation(summary["checkpoint"], steps, time.perf_counter() - start, before, after, n)
+    return Adaptation(summary["checkpoint"], steps, time.perf_counter() - start, before, after, n, balance)
 
 
 def adaptation_dir(out: Path):

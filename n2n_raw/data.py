@@ -124,12 +124,18 @@ class SyntheticNoiseCrops(RandomBayerCrops):
     ``below_black`` is what the noise does below 0: ``clip`` as SIDD's files (and the demo set), ``keep`` as a
     camera raw with its black level subtracted, ``mix`` either, drawn per item, so one model serves both
     (a clipped input shows no negative values, an unclipped one does in its dark parts).
+
+    ``noise_range="wide"`` multiplies both parameters of the noise level function by 2^U(−6, 0) for half the
+    items (the other half keep SIDD's): SIDD's phones at ISO 800–3200 never show the noise of a base-ISO camera
+    or of a bright, well-exposed photo (relative noise √(β1/x) of 2 % and less), and a model that never met it
+    smooths such a photo's texture below its noisy input (``benchmarks/FIDELITY.md``). ``"sidd"`` draws nothing
+    more, so its runs are unchanged.
     Draws come from the item's generator: a pure function of (seed, epoch, index).
     """
 
     def __init__(self, mosaics, nlfs: Sequence[dict[str, tuple[float, float]]], crop: int = 256, pattern: str = "RGGB",
                  augment: bool = False, seed: int = 0, colour_augment: bool = False, below_black: str = "clip",
-                 colour_range: str = "narrow"):  # fmt: skip
+                 colour_range: str = "narrow", noise_range: str = "sidd"):  # fmt: skip
         super().__init__(mosaics, crop, pattern, augment, seed, random_phase=False)
         if len(nlfs) != len(mosaics):
             raise ValueError(f"{len(mosaics)} clean crops but {len(nlfs)} noise level functions")
@@ -137,10 +143,13 @@ class SyntheticNoiseCrops(RandomBayerCrops):
             raise ValueError(f"below_black: {below_black!r} is not clip, keep or mix")
         if colour_range not in ("narrow", "wide"):
             raise ValueError(f"colour_range: {colour_range!r} is not narrow or wide")
+        if noise_range not in ("sidd", "wide"):
+            raise ValueError(f"noise_range: {noise_range!r} is not sidd or wide")
         self.nlfs = list(nlfs)
         self.colour_augment = colour_augment
         self.below_black = below_black
         self.wide = colour_range == "wide"
+        self.wide_noise = noise_range == "wide"
 
     def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
         from .unprocess import add_sidd_noise
@@ -159,7 +168,11 @@ class SyntheticNoiseCrops(RandomBayerCrops):
                 dy, dx = divmod(k, 2)
                 clean[dy::2, dx::2] *= exposure * gains[letter]
         clip_black = self.below_black == "clip" or (self.below_black == "mix" and rng.random() < 0.5)
-        noisy = add_sidd_noise(np.clip(clean, 0.0, 1.0), self.pattern, self.nlfs[index], rng, clip_black=clip_black)
+        nlf = self.nlfs[index]
+        if self.wide_noise and rng.random() < 0.5:
+            scale = 2.0 ** rng.uniform(-6.0, 0.0)
+            nlf = {c: (beta1 * scale, beta2 * scale) for c, (beta1, beta2) in nlf.items()}
+        noisy = add_sidd_noise(np.clip(clean, 0.0, 1.0), self.pattern, nlf, rng, clip_black=clip_black)
         return {"noisy": torch.from_numpy(pack_bayer(noisy).copy())}
 
 
@@ -271,6 +284,7 @@ def bayer_training_set(
     colour_augment: bool = False,
     below_black: str = "clip",
     colour_range: str = "narrow",
+    noise_range: str = "sidd",
 ) -> RandomBayerCrops:
     """The raw training set at ``path``: a prepared-crops folder, or a folder of mosaics.
 
@@ -304,4 +318,6 @@ def bayer_training_set(
     if missing:
         raise DataError(f"{path}: no published noise level function for {', '.join(missing[:3])}")
     nlfs = [table[c["instance"]] for c in info["crops"]]
-    return SyntheticNoiseCrops(crops, nlfs, crop, pattern, augment, seed, colour_augment, below_black, colour_range)
+    return SyntheticNoiseCrops(
+        crops, nlfs, crop, pattern, augment, seed, colour_augment, below_black, colour_range, noise_range
+    )

@@ -19,6 +19,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -61,6 +62,10 @@ class DenoiseConfig(InferenceOptions):
     force: bool = arg(False, "overwrite existing outputs")
     adapt: int = arg(0, "first fine-tune the model on this photo's own crops for this many steps (0: off)")
     adapt_lr: float = arg(1e-4, "learning rate of --adapt")
+    adapt_balance: Literal["off", "crops", "planes"] = arg(
+        "off",
+        "loss weighting of --adapt: off (plain MSE), crops or planes (train's --balance-crops / --balance-planes)",
+    )
     side_by_side: bool = arg(
         True, "also write <stem>_denoised_crops.png: noisy | denoised at 100 %, busiest and darkest regions"
     )
@@ -70,6 +75,8 @@ class DenoiseConfig(InferenceOptions):
             raise N2NError(f"--tile {self.tile}: must be a positive even number of Bayer pixels")
         if self.overlap < 0 or self.overlap % 2:
             raise N2NError(f"--overlap {self.overlap}: must be an even number ≥ 0")
+        if self.adapt_balance not in ("off", "crops", "planes"):
+            raise N2NError(f"--adapt-balance {self.adapt_balance}: must be off, crops or planes")
 
 
 def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig, network: tuple | None = None) -> dict:
@@ -92,7 +99,8 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig, network:
 
         with adaptation_dir(out) as work:
             base = str(load_network(config.checkpoint, config)[2].path)
-            adaptation = adapt_to_photo(input_path, base, config.adapt, config.adapt_lr, Path(work), amp=config.amp)
+            adaptation = adapt_to_photo(input_path, base, config.adapt, config.adapt_lr, Path(work), amp=config.amp,
+                                        balance=config.adapt_balance)  # fmt: skip
             model, settings, _ = load_network(adaptation.checkpoint, config)
     else:
         adaptation = None

@@ -74,6 +74,10 @@ class TrainConfig:
         "narrow",
         "with --colour-augment: narrow (exposure 2^U(-2, 0.5), R/B gains 2^U(-1.5, 1)) or wide (gains 2^U(-3, 2), and half the crops very dark, 2^U(-8, -2))",
     )
+    noise_range: Literal["sidd", "wide"] = arg(
+        "sidd",
+        "with --synthetic-noise: sidd (the published noise level functions) or wide (half the crops' noise scaled by 2^U(-6, 0), down to a base-ISO camera's; not in the official code)",
+    )
     noise_below_black: Literal["clip", "keep", "mix"] = arg(
         "clip",
         "with --synthetic-noise: clip the noise at black as SIDD's files are, keep the values below black as a camera raw has them, or mix both per crop",
@@ -181,6 +185,7 @@ class TrainConfig:
         need(self.init_scale > 0, "init-scale", "must be positive")
         need(self.colour_range == "narrow" or self.colour_augment, "colour-range", "needs --colour-augment")
         need(not self.colour_augment or self.synthetic_noise != "off", "colour-augment", "needs --synthetic-noise sidd")
+        need(self.noise_range == "sidd" or self.synthetic_noise != "off", "noise-range", "needs --synthetic-noise sidd")
         need(
             self.noise_below_black == "clip" or self.synthetic_noise != "off",
             "noise-below-black",

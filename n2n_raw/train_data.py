@@ -44,7 +44,7 @@ def make_dataset(config: TrainConfig):
             )
         dataset = bayer_training_set(config.data, config.crop, config.augment, config.seed, config.data_pattern,
                                      config.cfa_phase == "random", config.synthetic_noise, config.colour_augment,
-                                     config.noise_below_black, config.colour_range)  # fmt: skip
+                                     config.noise_below_black, config.colour_range, config.noise_range)  # fmt: skip
         return dataset, ckpt.TrainingData(dataset.pattern, config.cfa_phase)
     from .srgb.data import srgb_training_set
 

@@ -94,3 +94,13 @@ def test_block_fidelity_counts_blocks_over_one_percent_and_the_unbiased_ones():
     s = summarise({"per_block": blocks})
     assert s["psnr"] == 42.0 and (s["blocks"], s["over"], s["worst"]) == (3, 2, 0.03)
     assert (s["unbiased"], s["unbiased_over"], s["unbiased_worst"]) == (2, 1, 0.02)
+
+
+def test_noise_sweep_scores_the_identity_as_its_noisy_input():
+    from benchmarks.noise_sweep import sweep
+
+    rows = sweep("identity", size=(64, 96), gains=(16.0, 1.0), exposures=(0.2,))
+    assert [r["gain"] for r in rows] == [16.0, 1.0]
+    for r in rows:  # the identity returns its input: the same PSNR, bit for bit
+        assert r["psnr"] == r["psnr_noisy"]
+    assert rows[1]["psnr_noisy"] > rows[0]["psnr_noisy"] + 5  # 16× less shot noise variance

@@ -83,6 +83,12 @@ def test_own_photos_prepare_raw_train_init_and_denoise_adapt_through_the_cli(tmp
     assert report["adapt"]["steps"] == 3 and np.isfinite(report["adapt"]["holdout_before"])
     assert np.isfinite(report["adapt"]["holdout_after"]) and (photos / "shot1_denoised_crops.png").is_file()
     assert not [p for p in photos.iterdir() if p.name.startswith(".")]  # the adaptation's folder is gone
+    assert main(["denoise", str(photos / "shot1.dng"), "--checkpoint", str(base), "--adapt", "3", "--tile", "128",
+                 "--adapt-balance", "planes", "--force"]) == 0  # fmt: skip
+    planes = json.loads((photos / "shot1_denoised.json").read_text())["adapt"]
+    assert (report["adapt"]["balance"], planes["balance"]) == ("off", "planes")
+    assert planes["holdout_before"] == report["adapt"]["holdout_before"]  # same model, same held-out crops
+    assert planes["holdout_after"] != report["adapt"]["holdout_after"]  # the weighting reached the loss
 
 
 def test_python_interface_denoises_a_mosaic_and_a_file_like_the_command(tmp_path):

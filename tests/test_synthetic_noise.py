@@ -84,3 +84,24 @@ def test_colour_ranges_narrow_and_wide():
     assert wide[:, 0].min() >= -3.0 - 0.05 and wide[:, 0].max() <= 2.0 + 0.05
     assert ((wide[:, 0] < -1.6) | (wide[:, 0] > 1.1)).any()  # beyond the narrow range
     assert (wide[:, 1] < 2**-2 * 0.9).any()  # very dark crops
+
+
+def test_noise_range_wide_scales_half_the_crops_noise_down_to_a_64th_of_its_variance():
+    """Flat crops under read noise σ = 0.01: ``sidd`` keeps σ on every item; ``wide`` keeps it on about half and
+    scales the variance by 2^U(−6, 0) on the others, so σ falls as far as 0.01/8 (plus the 10-bit steps)."""
+    flat = np.full((2, 64, 64), 0.2, np.float32)
+    sigmas = {}
+    for noise_range in ("sidd", "wide"):
+        crops = SyntheticNoiseCrops(flat, [READ_ONLY] * 2, crop=32, seed=3, noise_range=noise_range)
+        sigmas[noise_range] = np.array([float(crops[(epoch, 0)]["noisy"].double().std()) for epoch in range(80)])
+    assert np.all(np.abs(sigmas["sidd"] / 0.01 - 1) < 0.08)  # 1024 values per item: σ's standard error is 2.2 %
+    wide = sigmas["wide"]
+    quantised = math.sqrt((0.01 / 8) ** 2 + 1 / (12 * 1023**2))  # the quietest item: σ/8 and the rounding to 1/1023
+    assert wide.max() < 0.01 * 1.08 and wide.min() > quantised * 0.9
+    kept = np.mean(wide > 0.01 * 0.92)
+    assert 0.3 < kept < 0.75  # half at SIDD's level (plus the few scales near 2^0)
+    assert np.any(wide < 0.01 / 4)  # and some well below it
+    with pytest.raises(N2NError, match="noise-range"):
+        TrainConfig(noise_range="wide")  # without --synthetic-noise there is no noise to scale
+    with pytest.raises(ValueError, match="noise_range"):
+        SyntheticNoiseCrops(flat, [READ_ONLY] * 2, crop=32, noise_range="base")
