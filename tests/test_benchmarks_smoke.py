@@ -104,3 +104,16 @@ def test_noise_sweep_scores_the_identity_as_its_noisy_input():
     for r in rows:  # the identity returns its input: the same PSNR, bit for bit
         assert r["psnr"] == r["psnr_noisy"]
     assert rows[1]["psnr_noisy"] > rows[0]["psnr_noisy"] + 5  # 16× less shot noise variance
+
+
+def test_neighbour_gap_loss_prefers_a_blur_of_a_noise_free_photo():
+    # With no noise the identity is exact (infinite PSNR) and its regulariser is 0, yet the eq. 6 loss is the
+    # neighbour gap, which a small blur lowers: the method's own objective removes texture that is not noise.
+    from benchmarks.neighbour_gap import blur, gap_table
+
+    x = torch.rand(1, 4, 8, 8)
+    assert torch.equal(blur(x, 0.0), x)
+    assert torch.allclose(blur(torch.full((1, 4, 8, 8), 0.3), 0.4), torch.full((1, 4, 8, 8), 0.3))
+    identity, blurred = gap_table(size=(64, 96), gains=(0.0,), sigmas=(0.0, 0.4), draws=2)
+    assert identity["psnr"] == float("inf") and blurred["psnr"] < 60
+    assert blurred["loss"] < 0.95 * identity["loss"]
