@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .fidelity_stress import BLACK, WHITE, clean_scene
+from .noise_sweep import psnr
 
 GAINS = (0.0, 0.25, 1.0, 4.0, 16.0)
 SIGMAS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5)
@@ -38,10 +39,6 @@ def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     padded = torch.nn.functional.pad(x, (radius, radius, radius, radius), mode="reflect")
     out = torch.nn.functional.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
     return torch.nn.functional.conv2d(out, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
-
-
-def psnr(x: torch.Tensor, clean: torch.Tensor) -> float:
-    return float(10 * torch.log10(1.0 / (x.double() - clean.double()).square().mean()))
 
 
 def gap_table(size=(512, 768), gains=GAINS, sigmas=SIGMAS, draws: int = 16, exposure: float = 0.2) -> list[dict]:
@@ -65,7 +62,7 @@ def gap_table(size=(512, 768), gains=GAINS, sigmas=SIGMAS, draws: int = 16, expo
             total = 0.0
             for _ in range(draws):
                 total += float(loss(lambda x, s=sigma: blur(x, s), noisy, generator=generator, gamma=1.0).total)
-            rows.append({"gain": gain, "sigma": sigma, "loss": total / draws, "psnr": psnr(blur(noisy, sigma), clean)})
+            rows.append({"gain": gain, "sigma": sigma, "loss": total / draws, "psnr": psnr(blur(noisy, sigma).numpy(), clean.numpy())})
     return rows
 
 
