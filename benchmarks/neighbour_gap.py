@@ -62,7 +62,14 @@ def gap_table(size=(512, 768), gains=GAINS, sigmas=SIGMAS, draws: int = 16, expo
             total = 0.0
             for _ in range(draws):
                 total += float(loss(lambda x, s=sigma: blur(x, s), noisy, generator=generator, gamma=1.0).total)
-            rows.append({"gain": gain, "sigma": sigma, "loss": total / draws, "psnr": psnr(blur(noisy, sigma).numpy(), clean.numpy())})
+            rows.append(
+                {
+                    "gain": gain,
+                    "sigma": sigma,
+                    "loss": total / draws,
+                    "psnr": psnr(blur(noisy, sigma).numpy(), clean.numpy()),
+                }
+            )
     return rows
 
 
