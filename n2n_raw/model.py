@@ -46,6 +46,14 @@ class UNetConfig:
     """Start the linear output layer at zero (not in the official network). With ``residual`` the network then
     starts as the exact identity while every other layer keeps its Kaiming scale (``init_scale`` 1): the
     deep path carries signal from the first step, as in ReZero/Fixup-style residual networks."""
+    keep_local_means: int = 0
+    """With ``residual``: remove from the U-Net's correction its local means over ``keep_local_means``-pixel
+    blocks (block averages, bilinearly interpolated back), so that the output keeps the input's local mean level
+    and colour; 0 (the default, and the official network) leaves the correction free. Not in the official
+    network. Why it is a prior and not a fix-up: the noise is zero-mean, so a B × B block mean of the input is
+    the clean block mean within σ / B, and a denoiser that is right on average keeps it (E[E[x | y]] = E[x] =
+    E[y]); what moves a dark photo's colour is a learned prior that does not fit the photo, and this removes
+    that freedom. It is part of the network, in training as at inference, not a rescaling of its output."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -125,6 +133,9 @@ class UNet(nn.Module):
     def __init__(self, config: UNetConfig | None = None):
         super().__init__()
         self.config = config = config or UNetConfig()
+        k = config.keep_local_means
+        if k and (not config.residual or k < 0 or MULTIPLE % k):
+            raise ValueError(f"keep_local_means {k}: needs the identity path (residual) and a divisor of {MULTIPLE}")
         w, s = config.width, config.negative_slope
         # Encoder: conv0, then conv_k + pool for k = 1..5, then conv6 at 1/32.
         self.enc_conv0 = ConvAct(config.in_channels, w, s)
@@ -177,6 +188,8 @@ class UNet(nn.Module):
         with torch.autocast(h.device.type, enabled=False):
             out = self.head[-1]
             y = out(h.to(out.weight.dtype))  # the parameters' dtype: fp32 (fp64 in some tests)
+            if self.config.keep_local_means:
+                y = y - smooth_block_means(y, self.config.keep_local_means)
             return y + x.to(y.dtype) if self.config.residual else y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -189,6 +202,12 @@ class UNet(nn.Module):
         mode = "reflect" if (ph < h and pw < w) else "replicate"
         out = self._forward_aligned(F.pad(x, (0, pw, 0, ph), mode=mode))
         return out[..., :h, :w]
+
+
+def smooth_block_means(y: torch.Tensor, block: int) -> torch.Tensor:
+    """The means of ``y`` over ``block`` × ``block`` cells, interpolated bilinearly back to ``y``'s size (cell
+    centres hold the cell means; edges are held). Sides must be multiples of ``block``."""
+    return F.interpolate(F.avg_pool2d(y, block), scale_factor=block, mode="bilinear", align_corners=False)
 
 
 def count_parameters(model: nn.Module) -> int:

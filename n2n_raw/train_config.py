@@ -59,6 +59,10 @@ class TrainConfig:
         False,
         "start the U-Net's output layer at zero (with --residual: the exact identity; not in the official network)",
     )
+    keep_local_means: int = arg(
+        0,
+        "with --residual: remove the U-Net correction's local means over blocks of this many packed pixels (a divisor of 32), so the output keeps the input's local level and colour (0: off, as the official network); with --init, a value other than 0 is set on the loaded model",
+    )
     ema_decay: float = arg(
         0.0,
         "exponential moving average of the weights with this decay per step, validated and used for inference (0: off, as the official code)",
@@ -177,6 +181,16 @@ class TrainConfig:
             f"must be a positive multiple of {multiple} for the {self.track} track",
         )
         need(self.lr > 0, "lr", "must be positive")
+        need(
+            self.keep_local_means == 0 or (self.keep_local_means > 0 and 32 % self.keep_local_means == 0),
+            "keep-local-means",
+            "must be 0 or a divisor of 32",
+        )
+        need(
+            self.keep_local_means == 0 or self.residual or bool(self.init),
+            "keep-local-means",
+            "needs --residual (the identity path)",
+        )
         need(0 < self.lr_decay <= 1, "lr-decay", "must be in (0, 1]")
         need(not (self.balance_crops and self.balance_planes), "balance-planes", "excludes --balance-crops")
         need(self.weight_decay >= 0, "weight-decay", "must be 0 or more")
@@ -208,6 +222,7 @@ class TrainConfig:
             residual=self.residual,
             init_scale=self.init_scale,
             zero_output_init=self.zero_output_init,
+            keep_local_means=self.keep_local_means,
         )
 
     def gamma_schedule_fn(self) -> GammaSchedule:

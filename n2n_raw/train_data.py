@@ -60,6 +60,10 @@ def initial_model(config: TrainConfig) -> UNet:
         raise CheckpointError(
             f"{config.init}: a {model.config.in_channels}-channel model; the {config.track} track needs {config.channels}"
         )
+    if config.keep_local_means:  # an architecture option without weights: fine-tuning may switch it on
+        if not model.config.residual:
+            raise CheckpointError(f"{config.init}: --keep-local-means needs a model with the identity path (--residual)")
+        model.config = replace(model.config, keep_local_means=config.keep_local_means)
     return model
 
 

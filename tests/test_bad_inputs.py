@@ -81,7 +81,9 @@ def test_pickled_nan_and_integer_mosaics_are_refused(tmp_path, capsys):
 @pytest.mark.parametrize("flags, message", [(["--crop", "63"], "--crop 63"), (["--crop", "0"], "--crop 0"),
                                             (["--log-every", "0"], "--log-every 0"), (["--data-pattern", "XYZW"], "--data-pattern"),
                                             (["--steps-per-epoch", "-5"], "--steps-per-epoch -5"), (["--epochs", "0"], "--epochs 0"),
-                                            (["--balance-crops", "--balance-planes"], "--balance-planes True: excludes --balance-crops")])  # fmt: skip
+                                            (["--balance-crops", "--balance-planes"], "--balance-planes True: excludes --balance-crops"),
+                                            (["--keep-local-means", "32"], "--keep-local-means 32: needs --residual"),
+                                            (["--residual", "--keep-local-means", "12"], "--keep-local-means 12: must be 0 or a divisor of 32")])  # fmt: skip
 def test_invalid_flags_are_one_line_errors_before_any_work(tmp_path, capsys, flags, message):
     folder = mosaic_folder(tmp_path, np.random.default_rng(0).random((96, 96), dtype=np.float32))
     assert train(folder, tmp_path / "run", *flags) == 2

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from n2n_raw import model as model_module
-from n2n_raw.model import UNet, UNetConfig, count_parameters
+from n2n_raw.model import UNet, UNetConfig, count_parameters, smooth_block_means
 
 
 @pytest.mark.parametrize("channels,expected", [(4, 1_260_868), (3, 1_259_475)])
@@ -56,6 +56,38 @@ def test_zero_output_init_makes_the_identity_path_network_start_as_the_exact_ide
     with torch.no_grad():
         assert torch.equal(net(x), x)
         assert float(UNet(UNetConfig(init_scale=1.0, zero_output_init=True)).eval()(x).abs().max()) == 0.0
+
+
+def test_smooth_block_means_by_hand():
+    """Two 2×2 cells of means 2 and 6, interpolated bilinearly (cell centres hold the means, edges are held)."""
+    y = torch.tensor([[1.0, 3.0, 5.0, 7.0], [1.0, 3.0, 5.0, 7.0]]).view(1, 1, 2, 4)
+    expected = torch.tensor([[2.0, 3.0, 5.0, 6.0], [2.0, 3.0, 5.0, 6.0]]).view(1, 1, 2, 4)
+    torch.testing.assert_close(smooth_block_means(y, 2), expected)
+    c = torch.full((1, 2, 8, 8), 0.25)
+    torch.testing.assert_close(smooth_block_means(c, 4), c)  # a constant is its own local mean
+
+
+def test_keep_local_means_keeps_every_plane_mean_of_the_input():
+    """With the option the correction's plane means are 0, whatever the weights (here full-scale random ones
+    with a live output layer); without it the same network moves them."""
+    torch.manual_seed(0)
+    free = UNet(UNetConfig(residual=True, init_scale=1.0)).eval()
+    kept = UNet(UNetConfig(residual=True, init_scale=1.0, keep_local_means=32)).eval()
+    kept.load_state_dict(free.state_dict())
+    x = torch.rand(1, 4, 64, 96, dtype=torch.float64)
+    free.double(), kept.double()
+    with torch.no_grad():
+        moved = (free(x) - x).mean(dim=(2, 3)).abs().max().item()
+        out = kept(x)
+    assert moved > 1e-3
+    torch.testing.assert_close(out.mean(dim=(2, 3)), x.mean(dim=(2, 3)), atol=1e-12, rtol=0)
+    assert not torch.equal(out, x)  # the fine detail is still the network's
+
+
+@pytest.mark.parametrize("config", [UNetConfig(keep_local_means=32), UNetConfig(residual=True, keep_local_means=3)])
+def test_keep_local_means_needs_the_identity_path_and_a_divisor_of_32(config):
+    with pytest.raises(ValueError, match="keep_local_means"):
+        UNet(config)
 
 
 def test_leaky_relu_slope_and_linear_output():

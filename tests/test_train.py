@@ -58,6 +58,23 @@ def test_balance_crops_reaches_the_loss_and_is_recorded(mosaic_dir, tmp_path):
     assert any(not torch.equal(planes["model"][k], balanced["model"][k]) for k in plain)
 
 
+def test_init_with_keep_local_means_switches_it_on_and_records_it(mosaic_dir, tmp_path, capsys):
+    common = ("--epochs", "1", "--steps-per-epoch", "1")
+    run_train(mosaic_dir, tmp_path / "base", *common, "--residual", "--init-scale", "1", "--zero-output-init")
+    run_train(mosaic_dir, tmp_path / "ft", *common, "--init", str(tmp_path / "base/checkpoints/latest.pt"),
+              "--keep-local-means", "16")  # fmt: skip
+    model, info = load_model(tmp_path / "ft/checkpoints/latest.pt")
+    assert info.model_config.keep_local_means == 16 and info.model_config.residual
+    x = torch.rand(1, 4, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x).mean(dim=(2, 3)), x.mean(dim=(2, 3)), atol=1e-6, rtol=0)
+    run_train(mosaic_dir, tmp_path / "plain", *common)  # the official network: no identity path
+    args = ["train", "--data", str(mosaic_dir), "--out", str(tmp_path / "bad"), "--crop", "64", "--num-workers", "0",
+            "--init", str(tmp_path / "plain/checkpoints/latest.pt"), "--keep-local-means", "16"]  # fmt: skip
+    assert main(args) == 2
+    assert "--keep-local-means needs a model with the identity path" in capsys.readouterr().err
+
+
 def test_resume_at_an_epoch_boundary_is_exact(mosaic_dir, tmp_path):
     common = ("--epochs", "2", "--steps-per-epoch", "2", "--augment")
     run_train(mosaic_dir, tmp_path / "straight", *common)
