@@ -62,7 +62,9 @@ def initial_model(config: TrainConfig) -> UNet:
         )
     if config.keep_local_means:  # an architecture option without weights: fine-tuning may switch it on
         if not model.config.residual:
-            raise CheckpointError(f"{config.init}: --keep-local-means needs a model with the identity path (--residual)")
+            raise CheckpointError(
+                f"{config.init}: --keep-local-means needs a model with the identity path (--residual)"
+            )
         model.config = replace(model.config, keep_local_means=config.keep_local_means)
     return model
 
