@@ -105,13 +105,16 @@ denoise-own:  ## denoise every raw photo in PHOTOS with the train-own model (or 
 # 1. 4,000 steps from scratch: clean demo crops with SIDD-calibrated noise drawn afresh every step, narrow
 #    colour/exposure augmentation, lr 3e-4 with a 250-step warm-up and cosine decay, gradient clipping, a weight average;
 # 2. 4,000 steps fine-tuning stage 1 on harder data: wide colour/exposure augmentation (strong illuminants, very
-#    dark crops) and noise kept below black for half the crops (as a camera raw has it), lr 1e-4.
+#    dark crops) and noise kept below black for half the crops (as a camera raw has it), lr 1e-4; half the crops'
+#    noise scaled down to a base-ISO camera's, each crop's loss weighted alike, and the U-Net's correction
+#    kept free of local means (the output keeps the input's local level and colour).
 PRETRAINED_ARGS ?= --synthetic-noise sidd --colour-augment --epochs 8 --steps-per-epoch 500 --crop 256 --batch-size 4 \
   --residual --init-scale 1 --zero-output-init --lr 3e-4 --lr-schedule cosine --warmup-steps 250 --clip-grad-norm 0.5 \
   --ema-decay 0.999 --validation-limit 64 --num-workers 1 --log-every 100 --seed 0
 PRETRAINED_FT_ARGS ?= --synthetic-noise sidd --colour-augment --colour-range wide --noise-below-black mix --epochs 8 \
   --steps-per-epoch 500 --crop 256 --batch-size 4 --lr 1e-4 --lr-schedule cosine --warmup-steps 200 --clip-grad-norm 0.5 \
-  --ema-decay 0.999 --validation-limit 64 --num-workers 1 --log-every 100 --seed 1
+  --ema-decay 0.999 --validation-limit 64 --num-workers 1 --log-every 100 --seed 1 \
+  --noise-range wide --balance-crops --keep-local-means 32
 pretrained: data-demo  ## train the shipped model from scratch and write it into the package (hours on 2 CPU cores)
 	$(N2N) prepare-sidd --sidd-root $(DATA)/sidd-mini/SIDD_Medium_Raw --out $(DATA)/prepared/sidd-mini-gt --kind GT --frames 010
 	$(N2N) train --track raw --data $(DATA)/prepared/sidd-mini-gt --validation-dir $(DATA)/sidd-mini --out runs/pretrained \
