@@ -173,7 +173,7 @@ def evaluate(config: EvalConfig) -> dict:
     to_clean = [plane_fidelity(c, d, p) for c, d, p in zip(clean, denoised, data["patterns"])]
     input_bias = [plane_fidelity(c, n, p) for c, n, p in zip(clean, data["noisy"], data["patterns"])]
     result = {
-        "checkpoint": str(config.checkpoint), "step": checkpoint.step,
+        "checkpoint": str(config.checkpoint or checkpoint.path), "step": checkpoint.step,  # no --checkpoint: the shipped one
         "cfa": {"mode": settings.cfa_mode, "target": settings.cfa_target}, "blocks_dir": str(blocks_dir),
         "split": config.split, "protocol": PROTOCOL, "options": asdict(config), "seconds": seconds,
         "summary": {

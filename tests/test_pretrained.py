@@ -4,6 +4,7 @@ fixed tiny input, so that a changed file cannot pass unnoticed; and the commands
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -72,6 +73,8 @@ def test_commands_say_they_use_the_shipped_model_when_no_checkpoint_is_given(com
     with caplog.at_level("INFO"):
         assert main(args) == 0
     assert "using the model shipped with the package" in caplog.text
+    if command == "evaluate":  # the report names the file it scored
+        assert json.loads((tmp_path / "e" / "metrics.json").read_text())["checkpoint"] == str(PRETRAINED)
 
 
 def test_tiled_inference_equals_one_whole_pass_with_the_trained_model():
