@@ -163,7 +163,10 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[UNet, Checkpoint]:
     """Rebuild the U-Net from the configuration stored in a checkpoint and load its weights."""
     checkpoint = read_checkpoint(path, map_location)
-    model = UNet(checkpoint.model_config)
+    try:
+        model = UNet(checkpoint.model_config)
+    except ValueError as exc:  # a stored configuration no network can have, e.g. keep_local_means 3
+        raise CheckpointError(f"{path}: {exc}") from None
     try:
         # The weight average, where training kept one, is the model that was validated and is used.
         model.load_state_dict(checkpoint.state.get("ema_model", checkpoint.state["model"]))

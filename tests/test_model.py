@@ -90,6 +90,20 @@ def test_keep_local_means_needs_the_identity_path_and_a_divisor_of_32(config):
         UNet(config)
 
 
+def test_a_checkpoint_with_an_impossible_keep_local_means_is_one_line_naming_the_file(tmp_path, capsys):
+    from n2n_raw.checkpoint import save_checkpoint
+    from n2n_raw.cli import main
+
+    config = UNetConfig(width=8)
+    state = {"model": UNet(config).state_dict(), "model_config": {**config.to_dict(), "keep_local_means": 3},
+             "step": 0, "epoch": 1, "batch_in_epoch": 0, "optimizer": {}, "train_config": {}}  # fmt: skip
+    path = save_checkpoint(tmp_path / "checkpoints", state)
+    args = ["export", str(path), "--out", str(tmp_path / "m.onnx")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0] and "keep_local_means 3" in err[0]
+
+
 def test_leaky_relu_slope_and_linear_output():
     net = UNet()
     slopes = {m.negative_slope for m in net.modules() if isinstance(m, torch.nn.LeakyReLU)}
