@@ -26,7 +26,7 @@ import numpy as np
 from .atomic import atomic_write_text
 from .config import arg
 from .errors import N2NError
-from .fidelity import plane_fidelity, summary_line, worst
+from .fidelity import fidelity_problem, plane_fidelity, summary_line, worst
 from .inference import InferenceOptions, denoise_mosaic_tiled, load_network
 from .rawphoto import denormalise, normalise, read_raw, write_dng, write_preview
 
@@ -113,11 +113,12 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig, network:
         model, x[:he, :we], photo.pattern, settings, tile=config.tile, overlap=config.overlap, clamp=False
     )
     fidelity = plane_fidelity(x[:he, :we], denoised, photo.pattern)
-    worst_shift = worst([fidelity])["max_abs_mean_shift"]
-    if worst_shift > FIDELITY_WARNING:
-        log.warning("%s: the model moved a colour plane's mean by %.1f %% (%s): this photo is outside what it "
-                    "learned; check the crops PNG, and fine-tune on the photo (--adapt 200) or the camera "
-                    "(make train-own)", input_path, 100 * worst_shift, summary_line(fidelity))  # fmt: skip
+    worst_fidelity = worst([fidelity])
+    moved = fidelity_problem(fidelity, FIDELITY_WARNING)
+    if moved:
+        log.warning("%s: the model moved %s (%s): this photo is outside what it learned; check the crops PNG, and "
+                    "fine-tune on the photo (--adapt 200) or the camera (make train-own)", input_path, moved,
+                    summary_line(fidelity))  # fmt: skip
     side = (
         write_side_by_side(out.with_name(f"{out.stem}_crops.png"), x, denoised, photo.pattern)
         if config.side_by_side
@@ -133,7 +134,7 @@ def denoise_photo(input_path: str | os.PathLike, config: DenoiseConfig, network:
     written += [side] if side is not None else []
     report = {"input": str(input_path), "checkpoint": str(config.checkpoint), "files": [str(p) for p in written],
               "size": [h, w], "pattern": photo.pattern, "black": photo.black.ravel().tolist(), "white": photo.white,
-              "fidelity": fidelity, "fidelity_worst": worst([fidelity]),
+              "fidelity": fidelity, "fidelity_worst": worst_fidelity,
               "adapt": None if adaptation is None else {k: v for k, v in vars(adaptation).items() if k != "checkpoint"}}  # fmt: skip
     written.append(atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=1) + "\n"))
     report["files"] = [str(p) for p in written]

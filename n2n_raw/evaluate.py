@@ -254,7 +254,8 @@ def markdown_table(result: dict) -> str:
         colours = ", ".join(f"{c} {100 * v:+.2f} %" for c, v in fid["mean_shift_by_colour"].items())
         lines.append(
             f"Colour fidelity, {what}: mean shift per colour {colours}; worst plane of any block "
-            f"{100 * fid['max_abs_mean_shift']:.2f} % (mean), {100 * fid['max_low_freq_error']:.2f} % (low frequencies)."
+            f"{100 * fid['max_abs_mean_shift']:.2f} % (mean), {100 * fid['max_low_freq_error']:.2f} % (low frequencies; "
+            f"{100 * fid['max_low_freq_excess']:.2f} % beyond 1 % and the reference's own noise)."
         )
     lines += ["", f"Protocol: {result['protocol']}."]
     return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from n2n_raw.fidelity import plane_fidelity, plane_names, worst
+from n2n_raw.fidelity import low_freq_excess, plane_fidelity, plane_names, worst
 
 
 def coded(pattern, h, w, values):
@@ -47,3 +47,39 @@ def test_a_black_plane_reports_an_absolute_shift():
     y[0::2, 0::2] = 0.01
     r = plane_fidelity(x, y, "RGGB")["R"]
     assert r["mean_abs"] == pytest.approx(0.01) and r["mean_shift"] == float("inf")
+
+
+def test_the_input_noise_floor_by_hand():
+    # RGGB 4×4: each plane is 2×2 = one quad and, with block 2, one cell.
+    # R plane [[1, 3], [5, 3]]: d = (1 − 3 − 5 + 3) / 2 = −2, σ² = 4; the cell mean is 3, with noise σ² / 4 = 1:
+    # low_freq_noise = √1 / ‖(3)‖ = 1 / 3.
+    x = coded("RGGB", 4, 4, {"R": 0.0, "G": 2.0, "B": 4.0})
+    x[0::2, 0::2] = [[1.0, 3.0], [5.0, 3.0]]
+    f = plane_fidelity(x, x, "RGGB", block=2)
+    assert f["R"]["low_freq_noise"] == pytest.approx(1 / 3)
+    # a constant plane has no noise; a linear ramp neither (d removes it): G1 0 → 0.
+    assert f["G1"]["low_freq_noise"] == 0.0 and f["B"]["low_freq_noise"] == 0.0
+    ramp = coded("RGGB", 8, 8, {"R": 1.0, "G": 1.0, "B": 1.0}) + np.add.outer(np.arange(8.0), 2 * np.arange(8.0))
+    assert plane_fidelity(ramp, ramp, "RGGB", block=2)["R"]["low_freq_noise"] == pytest.approx(0.0, abs=1e-15)
+
+
+def test_the_noise_floor_from_the_input_alone_matches_a_perfect_denoisers_error():
+    # A dark, signal-dependent noisy mosaic: the clean image (a perfect denoiser) is several per cent off the input
+    # at low frequencies, and the estimate made from the input alone says so within 15 % (the oracle's own
+    # spread over 256 cells per plane is about 1 / √(2 · 256) ≈ 4.4 %).
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:1024, 0:1024] / 1024.0
+    clean = 0.002 + 0.004 * (0.5 + 0.5 * np.sin(6 * xx) * np.cos(4 * yy))
+    noisy = clean + rng.normal(0, 1, clean.shape) * np.sqrt(0.0004 * clean + 1e-6)
+    oracle = plane_fidelity(noisy, clean, "RGGB")
+    for plane in oracle.values():
+        assert plane["low_freq_error"] > 0.01  # the 1 % goal against the input is out of reach here
+        assert plane["low_freq_noise"] == pytest.approx(plane["low_freq_error"], rel=0.15)
+        assert low_freq_excess(plane) == 0.0
+    # a real cast of 3 % on one plane of a bright photo is beyond its noise and is reported as such
+    bright = 0.5 + 0.2 * np.sin(6 * xx) + rng.normal(0, 0.002, xx.shape)
+    cast = bright.copy()
+    cast[0::2, 0::2] *= 1.03
+    f = plane_fidelity(bright, cast, "RGGB")
+    assert f["R"]["low_freq_noise"] < 0.001 and low_freq_excess(f["R"]) == pytest.approx(0.02, abs=1e-4)
+    assert worst([f])["max_low_freq_excess"] == pytest.approx(0.02, abs=1e-4)
