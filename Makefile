@@ -121,7 +121,7 @@ pretrained: data-demo  ## train the shipped model from scratch and write it into
 	  $(PRETRAINED_ARGS) --resume auto
 	$(N2N) train --track raw --data $(DATA)/prepared/sidd-mini-gt --validation-dir $(DATA)/sidd-mini --out runs/pretrained-ft \
 	  --init runs/pretrained/checkpoints/latest.pt $(PRETRAINED_FT_ARGS) --resume auto
-	$(BIN)/python -m n2n_raw.pretrained runs/pretrained-ft/checkpoints/latest.pt
+	$(BIN)/python -m n2n_raw.pretrained runs/pretrained-ft/checkpoints/latest.pt --keep-local-means 16
 
 eval:  ## raw validation PSNR/SSIM of CKPT on the validation blocks (EVAL_ARGS=--ensemble, --limit N, ...)
 	$(N2N) evaluate --checkpoint $(CKPT) --blocks-dir $(BLOCKS_DIR) --out $(RUN)/eval $(EVAL_ARGS)

@@ -14,16 +14,16 @@ from n2n_raw.checkpoint import load_model
 from n2n_raw.model import count_parameters
 from n2n_raw.pretrained import PRETRAINED
 
-FILE_SHA256 = "1be92b5384780125c9f9fd8844c312006d51b623b9d0b214b5070a7dd4c2e045"
+FILE_SHA256 = "733f484eacbff5ebd9a7b289038ce177eb2997e8bc0c645d6ea57f01f3c1a09b"
 # Per-plane means and the values at four fixed pixels of the output on golden_input(), to 1e-4: exact on one
 # CPU, and tolerant of the last-bit differences between CPU kinds' fp32 kernels. The means are the input's own
 # (keep_local_means on a 32 × 32 input); the pixels are what the network changed.
 GOLDEN_MEANS = [0.16489, 0.273626, 0.274963, 0.220274]
 GOLDEN_PIXELS = [
-    [0.027183, 0.042595, 0.038186, 0.027344],
-    [0.177231, 0.295709, 0.298633, 0.240901],
-    [0.159566, 0.272829, 0.272763, 0.219994],
-    [0.037259, 0.081526, 0.089233, 0.071105],
+    [0.026359, 0.043704, 0.038318, 0.027594],
+    [0.176566, 0.295729, 0.299007, 0.241294],
+    [0.159617, 0.272754, 0.272757, 0.21998],
+    [0.037826, 0.082402, 0.088619, 0.070544],
 ]
 PIXELS = ((0, 0), (5, 17), (16, 16), (31, 2))
 
@@ -44,12 +44,13 @@ def test_shipped_weights_load_with_their_configuration_and_give_the_golden_outpu
     assert info.data.cfa_target == "RGGB" and info.data.cfa_phase == "unified"
     # Stage 2 of `make pretrained`: 4,000 steps fine-tuning the 4,000-step stage 1 on the wide augmentation; the
     # identity-path U-Net that starts as the exact identity (the architecture comes from stage 1 through --init),
-    # its correction kept free of local means from stage 2 on.
+    # its correction kept free of its 32 × 32 local means from stage 2 on, and run free of its 16 × 16 ones
+    # (`python -m n2n_raw.pretrained … --keep-local-means 16`, an option without weights).
     config, arch = info.train_config, info.model_config
     assert config.synthetic_noise == "sidd" and info.step == 4_000 and config.init.endswith("latest.pt")
     assert (config.colour_range, config.noise_below_black) == ("wide", "mix")
     assert (config.noise_range, config.balance_crops, config.keep_local_means) == ("wide", True, 32)
-    assert (arch.residual, arch.init_scale, arch.zero_output_init, arch.keep_local_means) == (True, 1.0, True, 32)
+    assert (arch.residual, arch.init_scale, arch.zero_output_init, arch.keep_local_means) == (True, 1.0, True, 16)
     state = torch.load(PRETRAINED, weights_only=True)
     assert "optimizer" not in state  # weights only
     assert hashlib.sha256(PRETRAINED.read_bytes()).hexdigest() == FILE_SHA256
@@ -110,3 +111,20 @@ def test_tiled_inference_equals_one_whole_pass_with_the_trained_model():
         return float(np.abs(out - whole).max())
 
     assert OVERLAP == 128 and seam_error(64) > seam_error(OVERLAP) and seam_error(OVERLAP) < 1e-3
+
+
+def test_exporting_sets_the_block_size_the_network_runs_at_and_is_byte_reproducible(tmp_path):
+    from n2n_raw.errors import CheckpointError
+    from n2n_raw.pretrained import export_pretrained
+
+    a = export_pretrained(PRETRAINED, tmp_path / "a.pt", keep_local_means=32)
+    b = export_pretrained(PRETRAINED, tmp_path / "b.pt", keep_local_means=32)
+    assert a.read_bytes() == b.read_bytes()  # no temporary name inside the archive
+    model, info = load_model(a)
+    assert info.model_config.keep_local_means == 32 and info.train_config.keep_local_means == 32
+    shipped, _ = load_model(PRETRAINED)
+    assert all(torch.equal(p, q) for p, q in zip(model.state_dict().values(), shipped.state_dict().values()))
+    assert export_pretrained(a, tmp_path / "c.pt").read_bytes() == a.read_bytes()  # unchanged when not asked
+    with pytest.raises(CheckpointError, match="keep-local-means 3"):
+        export_pretrained(PRETRAINED, tmp_path / "d.pt", keep_local_means=3)
+    assert not (tmp_path / "d.pt").exists()
