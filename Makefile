@@ -25,12 +25,15 @@ PREPARED ?= $(DATA)/prepared/$(if $(SIDD_ROOT),sidd,sidd-mini)
 # --zero-output-init: full-scale Kaiming weights, a zero output layer), lr 3e-4 after a 250-step linear warm-up with
 # cosine decay, the global gradient norm clipped at 0.5, the weight average validated, each crop's loss weighted by
 # 1 / its own loss (--balance-crops: the gradient of the mean log-loss, as the per-block mean PSNR scores; +0.09 dB
-# over six seed × precision runs, benchmarks/STABILITY.md; the official code trains plain MSE). With the official ×0.1
+# over six seed × precision runs, benchmarks/STABILITY.md; the official code trains plain MSE), the U-Net's correction
+# kept free of its own 32 × 32 block means (--keep-local-means 32: the output keeps the input's local level and colour;
+# +0.1 to +0.3 dB; every seed × precision run on an AMX Xeon and an AMD EPYC above +5 dB, benchmarks/STABILITY.md). With the official ×0.1
 # initialisation the deep path of the U-Net barely trained in a short run (+2 dB; with the identity path a plateau
 # near 37 dB): benchmarks/STABILITY.md. FULL=1: the paper's raw recipe (the official network, 256² crops, lr 1e-4,
 # γ = 1, 100 epochs, fp32) for a GPU.
 SIDD_QUICK := --epochs 8 --steps-per-epoch 250 --crop 256 --residual --init-scale 1 --zero-output-init --lr 3e-4 \
-  --lr-schedule cosine --warmup-steps 250 --clip-grad-norm 0.5 --ema-decay 0.999 --balance-crops --validation-limit 64
+  --lr-schedule cosine --warmup-steps 250 --clip-grad-norm 0.5 --ema-decay 0.999 --balance-crops --keep-local-means 32 \
+  --validation-limit 64
 SIDD_FULL := --epochs 100 --amp off
 SIDD_PRESET ?= $(if $(FULL),$(SIDD_FULL),$(SIDD_QUICK))
 
@@ -107,7 +110,9 @@ denoise-own:  ## denoise every raw photo in PHOTOS with the train-own model (or 
 # 2. 4,000 steps fine-tuning stage 1 on harder data: wide colour/exposure augmentation (strong illuminants, very
 #    dark crops) and noise kept below black for half the crops (as a camera raw has it), lr 1e-4; half the crops'
 #    noise scaled down to a base-ISO camera's, each crop's loss weighted alike, and the U-Net's correction
-#    kept free of local means (the output keeps the input's local level and colour).
+#    kept free of its 32 × 32 local means (the output keeps the input's local level and colour);
+# then written into the package run free of its 16 × 16 local means (an option without weights; measured no worse
+# on any row and better on the stress photos' colour: benchmarks/FIDELITY.md, last section).
 PRETRAINED_ARGS ?= --synthetic-noise sidd --colour-augment --epochs 8 --steps-per-epoch 500 --crop 256 --batch-size 4 \
   --residual --init-scale 1 --zero-output-init --lr 3e-4 --lr-schedule cosine --warmup-steps 250 --clip-grad-norm 0.5 \
   --ema-decay 0.999 --validation-limit 64 --num-workers 1 --log-every 100 --seed 0

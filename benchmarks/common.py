@@ -138,12 +138,10 @@ def fmt_seconds(seconds: float) -> str:
 
 def has_native_bf16(device: torch.device | str) -> bool:
     """CUDA GPUs, and CPUs with AVX-512 BF16 or AMX: where bf16 convolutions run in hardware (fast); elsewhere
-    they are emulated (slow). This is about speed; whether ``--amp auto`` trains in bf16 is
-    :func:`n2n_raw.device.native_bf16`."""
-    from n2n_raw.device import cpu_flags, native_bf16
+    they are emulated (slow). The same set as :func:`n2n_raw.device.native_bf16`, where ``--amp auto`` uses bf16."""
+    from n2n_raw.device import native_bf16
 
-    device = torch.device(device)
-    return native_bf16(device) or (device.type == "cpu" and bool(cpu_flags() & {"avx512_bf16", "amx_bf16"}))
+    return native_bf16(torch.device(device))
 
 
 def fresh_model(device: torch.device | str, channels_last: bool = False, seed: int = 0) -> torch.nn.Module:

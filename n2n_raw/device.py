@@ -5,8 +5,8 @@ the channels_last memory layout. Every command resolves its ``--device``, ``--am
 ``--channels-last`` flags here, so ``auto`` means the same thing everywhere:
 
 * ``--device auto``: CUDA if available, else the CPU.
-* ``--amp auto``: bf16 autocast where bf16 is native and trains correctly (CUDA GPUs that support it; CPUs
-  with AMX; for inference also CPUs with AVX-512 BF16, :func:`native_bf16`), fp32 elsewhere. ``bf16`` forces
+* ``--amp auto``: bf16 autocast where bf16 is native (CUDA GPUs that support it; CPUs with AMX or AVX-512
+  BF16, :func:`native_bf16`), fp32 elsewhere. ``bf16`` forces
   it, ``off`` is fp32. Training and inference both default to ``auto``. Under autocast the network's output
   layer and the loss stay fp32, and at inference so does the convolution that reads the network input
   (:class:`n2n_raw.model.UNet`, :class:`n2n_raw.loss.Neighbor2NeighborLoss`): with it, bf16 inference costs at
@@ -59,29 +59,29 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def native_bf16(device: torch.device | str, training: bool = True) -> bool:
-    """Whether ``--amp auto`` uses bf16 on ``device``: CUDA GPUs that support bf16, CPUs with AMX, and for
-    inference (``training=False``) also CPUs with AVX-512 BF16.
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether ``--amp auto`` uses bf16 on ``device``: CUDA GPUs that support bf16, and CPUs with AMX or AVX-512
+    BF16, for training and inference alike.
 
-    CPUs with AVX-512 BF16 but no AMX (AMD EPYC) run bf16 convolutions natively too, about 2.2× faster than
-    fp32, but there the sRGB CPU preset trained to +0.28 and −2.01 dB over the noisy input in bf16 (two seeds)
-    against +4.16 dB in fp32, with a colour cast (benchmarks/README.md): a speed-up that costs convergence is
-    not one, so ``auto`` trains in fp32 there (``--amp bf16`` still forces it). Inference has no convergence to
-    lose, and its cost is measured (benchmarks/README.md, the bf16 body with the fp32 output layer): there
-    ``auto`` is bf16 on both CPU kinds. On CPUs without either, bf16 is emulated and several times *slower*.
+    CPUs with AVX-512 BF16 but no AMX (AMD EPYC) run bf16 convolutions natively, about 2× faster than fp32. They
+    trained in fp32 by default for a while, because an earlier sRGB preset (the official network without an
+    identity path) ended at +0.28 and −2.01 dB over its noisy input there in bf16 against +4.16 dB in fp32. On
+    such a CPU since (benchmarks/STABILITY.md, "AMD EPYC with AVX-512 BF16"): one bf16 step is within bf16's
+    rounding of a float64 one in every layer, bf16 and fp32 runs of that old preset follow the same path for 600
+    steps (neither learns the colours by then), and both presets as they are now train as well in bf16 as in fp32
+    on every seed tried. On CPUs without either, bf16 is emulated and several times *slower*.
     """
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    wanted = {"amx_bf16"} if training else {"amx_bf16", "avx512_bf16"}
-    return device.type == "cpu" and bool(cpu_flags() & wanted)
+    return device.type == "cpu" and bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
 
 
-def use_bf16(amp: AmpFlag, device: torch.device, training: bool = True) -> bool:
-    """``--amp``: ``bf16`` → on, ``off`` → off, ``auto`` → on where bf16 is native (for training, or inference)."""
+def use_bf16(amp: AmpFlag, device: torch.device) -> bool:
+    """``--amp``: ``bf16`` → on, ``off`` → off, ``auto`` → on where bf16 is native."""
     if amp not in ("auto", "bf16", "off"):
         raise N2NError(f"--amp {amp!r}: choose auto, bf16 or off")
-    return amp == "bf16" or (amp == "auto" and native_bf16(device, training))
+    return amp == "bf16" or (amp == "auto" and native_bf16(device))
 
 
 def use_channels_last(value: LayoutFlag, device: torch.device) -> bool:
@@ -105,14 +105,13 @@ class Runtime:
         device: str | torch.device = "auto",
         amp: AmpFlag = "auto",
         channels_last: LayoutFlag = "auto",
-        training: bool = True,
     ) -> Runtime:
         """The runtime the three command-line flags ask for on this machine, for training or for inference."""
         dev = device if isinstance(device, torch.device) else pick_device(device)
-        if amp == "bf16" and dev.type == "cpu" and not native_bf16(dev, training=False):
+        if amp == "bf16" and dev.type == "cpu" and not native_bf16(dev):
             log.warning("--amp bf16: this CPU has no native bf16 (no AMX, no AVX-512 BF16); it is emulated and "
                         "several times slower than --amp off")  # fmt: skip
-        return cls(dev, use_bf16(amp, dev, training), use_channels_last(channels_last, dev))
+        return cls(dev, use_bf16(amp, dev), use_channels_last(channels_last, dev))
 
     def autocast(self) -> AbstractContextManager:
         """bf16 autocast on this device when ``bf16`` is on, else a no-op."""

@@ -103,7 +103,7 @@ class InferenceOptions:
         check_choices(self)
         data = data or TrainingData()
         return InferenceSettings(
-            runtime=Runtime.resolve(self.device, self.amp, self.channels_last, training=False),
+            runtime=Runtime.resolve(self.device, self.amp, self.channels_last),
             batch_size=self.batch_size,
             ensemble=self.ensemble,
             cfa_mode=cfa_mode_for(data) if self.cfa_mode == "auto" else self.cfa_mode,

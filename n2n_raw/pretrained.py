@@ -51,6 +51,7 @@ def export_pretrained(
             UNet(UNetConfig(**slim["model_config"]))
         except ValueError as exc:
             raise CheckpointError(f"{checkpoint}: --keep-local-means {keep_local_means}: {exc}") from None
+
     def write(tmp: str) -> None:
         # Through a file object: torch.save names the archive's root after a path it is given (here a random
         # temporary name), which would make two exports of the same weights differ in bytes.

@@ -117,3 +117,34 @@ def test_neighbour_gap_loss_prefers_a_blur_of_a_noise_free_photo():
     identity, blurred = gap_table(size=(64, 96), gains=(0.0,), sigmas=(0.0, 0.4), draws=2)
     assert identity["psnr"] == float("inf") and blurred["psnr"] < 60
     assert blurred["loss"] < 0.95 * identity["loss"]
+
+
+def test_fidelity_stress_reports_the_identity_as_its_input_and_the_inputs_own_noise():
+    # The very dark case through the real `denoise` command with the identity: nothing moved, and the noise floor
+    # estimated from the input alone is what the clean scene (a perfect denoiser) shows against it.
+    from benchmarks.fidelity_stress import CASES, clean_scene, run, scene, worst_low_freq
+
+    (row,) = run("identity", cases=[3])
+    assert row["case"] == "very dark" and row["psnr"] == row["psnr_noisy"]
+    assert row["low_freq_max"] == 0.0 and row["low_freq_excess"] == 0.0
+    assert row["clean_low_freq_denoised"] == row["clean_low_freq_noisy"]
+    _, light, level, clip = CASES[3]
+    oracle = worst_low_freq(scene(light, level, clip, seed=3) - 512.0, clean_scene(light, level, clip))
+    assert oracle > 0.02 and row["low_freq_noise_max"] == pytest.approx(oracle, rel=0.15)
+
+
+def test_one_fp32_step_of_the_bf16_benchmark_agrees_with_float64():
+    from benchmarks.bf16_step import one_step, relative
+    from n2n_raw.device import Runtime
+    from n2n_raw.model import UNet, UNetConfig
+    from n2n_raw.sampler import draw_neighbor_pairs
+
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(in_channels=3, out_channels=3, residual=True, init_scale=1.0))
+    noisy = torch.rand(1, 3, 64, 64)
+    pairs = draw_neighbor_pairs(noisy.shape, generator=torch.Generator().manual_seed(0))
+    reference = one_step(model, noisy, pairs, Runtime(), torch.float64)
+    fp32 = one_step(model, noisy, pairs, Runtime())
+    for name, g in reference["grads"].items():
+        assert relative(fp32["grads"][name], g) < 1e-3, name
+    assert set(fp32["acts"]) == set(reference["acts"]) and "enc_convs.4" in fp32["acts"]
