@@ -52,9 +52,9 @@ def scene(light, level, clip, pattern="RGGB", size=(1024, 1536), seed=0) -> np.n
     return np.clip(np.round(noisy), 0, 65535).astype(np.uint16)
 
 
-def psnr_against_clean(path: Path, clean: np.ndarray) -> float:
-    """PSNR (peak white − black) of a DNG's levels above black against the clean signal, both in counts."""
-    mse = np.mean((dng_counts(path) - clean) ** 2) / (WHITE - BLACK) ** 2
+def psnr(counts: np.ndarray, clean: np.ndarray) -> float:
+    """PSNR (peak white − black) of levels above black against the clean signal, both in counts."""
+    mse = np.mean((counts - clean) ** 2) / (WHITE - BLACK) ** 2
     return float(10 * np.log10(1.0 / mse))
 
 
@@ -113,16 +113,17 @@ def run(
             )
             report = json.loads((Path(tmp) / f"case{k}_denoised.json").read_text())
             clean = clean_scene(light, level, clip)
+            noisy_counts, denoised_counts = dng_counts(path), dng_counts(Path(tmp) / f"case{k}_denoised.dng")
             fidelity = report["fidelity"].values()
             rows.append({"case": name, **{p: v["mean_shift"] for p, v in report["fidelity"].items()},
                          "low_freq_max": max(v["low_freq_error"] for v in fidelity),
                          "low_freq_noise_max": max(v["low_freq_noise"] for v in fidelity),
                          "low_freq_excess": report["fidelity_worst"]["max_low_freq_excess"],
-                         "clean_low_freq_noisy": worst_low_freq(clean, dng_counts(path)),
-                         "clean_low_freq_denoised": worst_low_freq(clean, dng_counts(Path(tmp) / f"case{k}_denoised.dng")),
+                         "clean_low_freq_noisy": worst_low_freq(clean, noisy_counts),
+                         "clean_low_freq_denoised": worst_low_freq(clean, denoised_counts),
                          "below_black": float((noisy < BLACK).mean()),
-                         "psnr_noisy": psnr_against_clean(path, clean_scene(light, level, clip)),
-                         "psnr": psnr_against_clean(Path(tmp) / f"case{k}_denoised.dng", clean_scene(light, level, clip)),
+                         "psnr_noisy": psnr(noisy_counts, clean),
+                         "psnr": psnr(denoised_counts, clean),
                          "adapt": report.get("adapt")})  # fmt: skip
     return rows
 

@@ -61,14 +61,26 @@ def export_pretrained(
     return atomic_write(out, write)
 
 
-if (
-    __name__ == "__main__"
-):  # python -m n2n_raw.pretrained CHECKPOINT [OUT] [--keep-local-means B]: what `make pretrained` ships
+def main(argv: list[str] | None = None) -> int:
+    """``python -m n2n_raw.pretrained CHECKPOINT [OUT] [--keep-local-means B]``: what ``make pretrained`` ships.
+    A bad checkpoint or block size is one line naming it (``n2n-raw: error: …``), exit status 2."""
     import argparse
+    import sys
+
+    from .errors import N2NError
 
     parser = argparse.ArgumentParser(description="write a checkpoint as the shipped model (weights only)")
     parser.add_argument("checkpoint")
     parser.add_argument("out", nargs="?", default=str(PRETRAINED))
     parser.add_argument("--keep-local-means", type=int, default=None, help="run the network at this block size")
-    args = parser.parse_args()
-    print(export_pretrained(args.checkpoint, args.out, args.keep_local_means))
+    args = parser.parse_args(argv)
+    try:
+        print(export_pretrained(args.checkpoint, args.out, args.keep_local_means))
+    except N2NError as exc:
+        print(f"n2n-raw: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

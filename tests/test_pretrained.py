@@ -128,3 +128,15 @@ def test_exporting_sets_the_block_size_the_network_runs_at_and_is_byte_reproduci
     with pytest.raises(CheckpointError, match="keep-local-means 3"):
         export_pretrained(PRETRAINED, tmp_path / "d.pt", keep_local_means=3)
     assert not (tmp_path / "d.pt").exists()
+
+
+def test_the_export_command_reports_a_bad_block_size_or_checkpoint_in_one_line(tmp_path, capsys):
+    from n2n_raw.pretrained import main
+
+    assert main([str(PRETRAINED), str(tmp_path / "d.pt"), "--keep-local-means", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("n2n-raw: error: ") and "--keep-local-means 3" in err and "\n" not in err
+    assert main([str(tmp_path / "missing.pt"), str(tmp_path / "e.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "missing.pt: checkpoint not found" in err and "\n" not in err
+    assert not (tmp_path / "d.pt").exists() and not (tmp_path / "e.pt").exists()
